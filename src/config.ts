@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const bytes = z.coerce.number().int().positive();
+
+/**
+ * Every setting the service reads from the environment. Defaults work on a developer machine
+ * with Postgres and Redis on localhost; a bad value stops start-up naming the variable.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgres://postgres@127.0.0.1:5432/quanke'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** Prefix of every BullMQ key, so several deployments (or the tests) can share one Redis. */
+  QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/i).default('quanke'),
+  DUCKDB_PATH: z.string().min(1).default('./data/quanke.duckdb'),
+  DUCKDB_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i).default('4GB'),
+  DUCKDB_THREADS: z.coerce.number().int().min(1).max(256).default(2),
+  /** Concurrent analytical reads; further queries wait, so one analyst cannot starve the rest. */
+  DUCKDB_READ_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(4),
+  /** The only folder server-side imports (`POST /v1/imports {path}`) may read from. */
+  IMPORT_DIR: z.string().min(1).default('./data'),
+  /** Scratch space for streamed uploads. */
+  UPLOAD_DIR: z.string().min(1).default('./data/uploads'),
+  UPLOAD_MAX_BYTES: bytes.default(4 * 1024 ** 3),
+  BODY_LIMIT_BYTES: bytes.default(1024 * 1024),
+  /** Months of usage pivoted onto each customer at import, so window aggregates need no join. */
+  USAGE_WINDOW_MONTHS: z.coerce.number().int().min(1).max(24).default(6),
+  /** Mainland mobile numbers by default. */
+  MSISDN_PATTERN: z
+    .string()
+    .default('^1[3-9][0-9]{9}$')
+    .refine((p) => {
+      try {
+        new RegExp(p);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a valid regular expression'),
+  QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  CONDITION_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
+  CONDITION_MAX_NODES: z.coerce.number().int().min(1).default(500),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  /** Import the checked-in sample warehouse at start when the warehouse is empty. */
+  LOAD_SAMPLE_DATA: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
+  RULES_DIR: z.string().min(1).default('./rules'),
+  /** Optional JSON file extending the default telecom catalog with datasets or columns. */
+  CATALOG_EXTENSION: z.string().min(1).optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the environment once; every problem is reported together, each naming its variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '?');
+        return `${name}=${JSON.stringify(env[name] ?? null)}: ${issue.message}`;
+      }),
+    );
+  }
+  const config = parsed.data;
+  return {
+    ...config,
+    DUCKDB_PATH: config.DUCKDB_PATH === ':memory:' ? config.DUCKDB_PATH : path.resolve(config.DUCKDB_PATH),
+    IMPORT_DIR: path.resolve(config.IMPORT_DIR),
+    UPLOAD_DIR: path.resolve(config.UPLOAD_DIR),
+    RULES_DIR: path.resolve(config.RULES_DIR),
+  };
+}

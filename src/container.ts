@@ -1,0 +1,53 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { loadCatalog, type Catalog } from './catalog/catalog.js';
+import type { Config } from './config.js';
+import { createDb, ensureDatabase, type Db } from './db/kysely.js';
+import { migrateToLatest } from './db/migrate.js';
+import { Warehouse } from './warehouse/duckdb.js';
+import { ensureWarehouseSchema } from './warehouse/schema.js';
+
+/**
+ * The composition root: configuration, connections, engines and services, built once. `server.ts`,
+ * `cli.ts` and the tests are thin entry points over it.
+ */
+export interface Container {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  redis: Redis;
+  warehouse: Warehouse;
+  catalog: Catalog;
+  close(): Promise<void>;
+}
+
+export async function createContainer(config: Config, logger: Logger): Promise<Container> {
+  await ensureDatabase(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  await migrateToLatest(db);
+  const catalog = loadCatalog(config.CATALOG_EXTENSION);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+  await redis.connect();
+  const warehouse = await Warehouse.open({
+    path: config.DUCKDB_PATH,
+    memoryLimit: config.DUCKDB_MEMORY_LIMIT,
+    threads: config.DUCKDB_THREADS,
+    readConnections: config.DUCKDB_READ_CONNECTIONS,
+    queryTimeoutMs: config.QUERY_TIMEOUT_MS,
+  });
+  await ensureWarehouseSchema(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
+
+  return {
+    config,
+    logger,
+    db,
+    redis,
+    warehouse,
+    catalog,
+    async close() {
+      await warehouse.close();
+      await db.destroy();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+/**
+ * Table types of the Postgres system of record. One interface per table, named for the table;
+ * each feature's migration adds its tables here.
+ */
+export interface Database {
+  imports: ImportsTable;
+  audit_log: AuditLogTable;
+  api_keys: ApiKeysTable;
+}
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+
+export interface ImportsTable {
+  id: Generated<string>;
+  dataset: string;
+  format: string;
+  mode: string;
+  source: string;
+  status: 'succeeded' | 'failed';
+  rows_loaded: number;
+  rows_rejected: number;
+  errors: JSONColumnType<Array<{ path: string; message: string }>>;
+  snapshot_version: number | null;
+  duration_ms: number;
+  created_by: string;
+  created_at: CreatedAt;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: CreatedAt;
+  actor: string;
+  actor_role: string;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  ip: string | null;
+  request_id: string | null;
+  before: unknown;
+  after: unknown;
+  details: unknown;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  name: string;
+  role: 'analyst' | 'operator' | 'scheduler' | 'admin';
+  prefix: string;
+  key_hash: string;
+  created_by: string;
+  created_at: CreatedAt;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}

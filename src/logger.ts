@@ -1,0 +1,19 @@
+import pino, { type Logger, type LoggerOptions } from 'pino';
+
+/**
+ * Log options shared by the API, workers and CLI. Secrets and whole phone numbers never reach a
+ * log line: headers carrying keys are redacted, and code logs masked numbers only.
+ */
+export function loggerOptions(level: string): LoggerOptions {
+  return {
+    level,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.apiKey', '*.key_hash', '*.secret'],
+      censor: '[redacted]',
+    },
+  };
+}
+
+export function createLogger(level: string): Logger {
+  return pino(loggerOptions(level));
+}

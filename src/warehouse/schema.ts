@@ -1,0 +1,83 @@
+import type { Catalog, Dataset } from '../catalog/catalog.js';
+import { sqlType } from '../catalog/catalog.js';
+import { ident, type Warehouse } from './duckdb.js';
+
+/**
+ * Tables of the DuckDB warehouse besides the catalog's datasets:
+ *
+ * - `_snapshots`: one row per dataset, its version (bumped by each import, in the same transaction
+ *   as the swap) and row count.
+ * - `usage_months`: the distinct `usage_monthly.month` values ranked newest first (rank 1), so "the
+ *   last N months" is reproducible and costs nothing at query time.
+ * - `customer_profile`: `customers` plus, for each numeric usage column and each of the last K
+ *   months, `u_<column>_m<i>` (NULL when the customer has no row that month). Conditions are
+ *   compiled against this one table, so a window aggregate is a column expression, not a join.
+ * - `list_members`: special-list entries resolved to customer ids (kept by the list mirror).
+ * - `contact_history`: who was contacted by which campaign and when (mirrored from Postgres).
+ */
+export const PROFILE_TABLE = 'customer_profile';
+
+export function datasetDdl(dataset: Dataset, table = dataset.name): string {
+  const columns = dataset.columns.map((c) => `${ident(c.name)} ${sqlType(c.type)}`).join(', ');
+  return `CREATE TABLE IF NOT EXISTS ${ident(table)} (${columns})`;
+}
+
+/** The numeric usage columns that are pivoted onto the profile. */
+export function usageMeasures(catalog: Catalog): string[] {
+  const usage = catalog.dataset('usage_monthly');
+  if (!usage) return [];
+  return usage.columns
+    .filter((c) => c.name !== 'customer_id' && ['integer', 'bigint', 'decimal'].includes(c.type))
+    .map((c) => c.name);
+}
+
+/** `u_data_mb_m1` is the customer's data_mb in the most recent month. */
+export function profileUsageColumn(measure: string, monthRank: number): string {
+  return `u_${measure}_m${monthRank}`;
+}
+
+export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catalog, windowMonths: number): Promise<void> {
+  await warehouse.write(async (c) => {
+    for (const dataset of catalog.datasets) await c.run(datasetDdl(dataset));
+    await c.run(`CREATE TABLE IF NOT EXISTS _snapshots (
+      dataset VARCHAR PRIMARY KEY, version INTEGER NOT NULL, row_count BIGINT NOT NULL, imported_at TIMESTAMPTZ NOT NULL)`);
+    await c.run(`CREATE TABLE IF NOT EXISTS usage_months (month DATE NOT NULL, month_rank INTEGER NOT NULL)`);
+    await c.run(`CREATE TABLE IF NOT EXISTS list_members (
+      list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, customer_id BIGINT NOT NULL, expires_at TIMESTAMPTZ)`);
+    await c.run(`CREATE TABLE IF NOT EXISTS contact_history (
+      id BIGINT NOT NULL, customer_id BIGINT NOT NULL, campaign_id VARCHAR NOT NULL,
+      category VARCHAR, sent_at TIMESTAMPTZ NOT NULL)`);
+    const existing = await c.runAndReadAll(
+      `SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = '${PROFILE_TABLE}'`,
+    );
+    if (Number(existing.getRowObjectsJS()[0]?.n ?? 0) === 0) {
+      await c.run(profileSelectSql(catalog, windowMonths, `CREATE TABLE ${PROFILE_TABLE} AS`));
+    }
+  });
+}
+
+/**
+ * The profile as one statement: customers left-joined to a pivot of their last K months of usage.
+ * `prefix` is `CREATE TABLE … AS` or `CREATE OR REPLACE TABLE … AS`.
+ */
+export function profileSelectSql(catalog: Catalog, windowMonths: number, prefix: string): string {
+  const measures = usageMeasures(catalog);
+  const pivots: string[] = [];
+  for (const m of measures) {
+    for (let i = 1; i <= windowMonths; i++) {
+      pivots.push(`max(${ident(m)}) FILTER (WHERE um.month_rank = ${i}) AS ${ident(profileUsageColumn(m, i))}`);
+    }
+  }
+  const pivotCols: string[] = [];
+  for (const m of measures) for (let i = 1; i <= windowMonths; i++) pivotCols.push(`p.${ident(profileUsageColumn(m, i))}`);
+  if (pivots.length === 0) return `${prefix} SELECT * FROM customers`;
+  return `${prefix}
+    WITH p AS (
+      SELECT u.customer_id, ${pivots.join(', ')}
+      FROM usage_monthly u JOIN usage_months um ON um.month = u.month AND um.month_rank <= ${windowMonths}
+      GROUP BY u.customer_id
+    )
+    SELECT c.*, ${pivotCols.join(', ')}
+    FROM customers c LEFT JOIN p ON p.customer_id = c.customer_id
+    ORDER BY c.customer_id`;
+}
