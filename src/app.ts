@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import multipart from '@fastify/multipart';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { Container } from './container.js';
@@ -42,6 +43,11 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(authPlugin, { db: container.db });
+  // Registered once for every upload route; a file over the limit fails the request with 413.
+  await app.register(multipart, {
+    limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10 },
+    throwFileSizeLimit: true,
+  });
 
   await app.register(healthRoutes, { container });
   await app.register(catalogRoutes, { container });
