@@ -8,6 +8,7 @@ export interface Database {
   imports: ImportsTable;
   audit_log: AuditLogTable;
   api_keys: ApiKeysTable;
+  segments: SegmentsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -54,4 +55,22 @@ export interface ApiKeysTable {
   expires_at: Date | null;
   revoked_at: Date | null;
   last_used_at: Date | null;
+}
+
+export interface SegmentsTable {
+  id: Generated<string>;
+  name: string;
+  kind: 'condition' | 'upload';
+  condition: JSONColumnType<unknown, string | null, string | null>;
+  status: 'building' | 'ready' | 'failed';
+  member_count: number | null;
+  snapshot_versions: JSONColumnType<Record<string, number>, string | undefined, string>;
+  rule_refs: ColumnType<string[], string[] | undefined, string[]>;
+  segment_refs: ColumnType<string[], string[] | undefined, string[]>;
+  list_refs: ColumnType<string[], string[] | undefined, string[]>;
+  upload_report: JSONColumnType<unknown, string | null, string | null>;
+  error: string | null;
+  created_by: string;
+  created_at: CreatedAt;
+  refreshed_at: Date | null;
 }
