@@ -61,14 +61,14 @@ export interface SegmentsTable {
   id: Generated<string>;
   name: string;
   kind: 'condition' | 'upload';
-  condition: JSONColumnType<unknown, string | null, string | null>;
+  condition: ColumnType<unknown, string | null, string | null>;
   status: 'building' | 'ready' | 'failed';
   member_count: number | null;
   snapshot_versions: JSONColumnType<Record<string, number>, string | undefined, string>;
   rule_refs: ColumnType<string[], string[] | undefined, string[]>;
   segment_refs: ColumnType<string[], string[] | undefined, string[]>;
   list_refs: ColumnType<string[], string[] | undefined, string[]>;
-  upload_report: JSONColumnType<unknown, string | null, string | null>;
+  upload_report: ColumnType<unknown, string | null, string | null>;
   error: string | null;
   created_by: string;
   created_at: CreatedAt;
