@@ -11,6 +11,7 @@ import { sendProblem } from './http/problem.js';
 import { authPlugin } from './http/plugins/auth.js';
 import { healthRoutes } from './health/health.routes.js';
 import { catalogRoutes } from './catalog/catalog.routes.js';
+import { importRoutes } from './warehouse/import.routes.js';
 
 export interface BuildAppOptions {
   /** Log requests (the server does; tests usually do not). */
@@ -51,5 +52,6 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
 
   await app.register(healthRoutes, { container });
   await app.register(catalogRoutes, { container });
+  await app.register(importRoutes, { container });
   return app;
 }

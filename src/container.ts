@@ -6,6 +6,7 @@ import { createDb, ensureDatabase, type Db } from './db/kysely.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Warehouse } from './warehouse/duckdb.js';
 import { ensureWarehouseSchema } from './warehouse/schema.js';
+import { ImportService } from './warehouse/import.service.js';
 
 /**
  * The composition root: configuration, connections, engines and services, built once. `server.ts`,
@@ -18,6 +19,7 @@ export interface Container {
   redis: Redis;
   warehouse: Warehouse;
   catalog: Catalog;
+  imports: ImportService;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     queryTimeoutMs: config.QUERY_TIMEOUT_MS,
   });
   await ensureWarehouseSchema(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
+  const imports = new ImportService({ db, warehouse, catalog, config, logger });
 
   return {
     config,
@@ -44,6 +47,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     redis,
     warehouse,
     catalog,
+    imports,
     async close() {
       await warehouse.close();
       await db.destroy();

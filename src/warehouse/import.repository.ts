@@ -1,0 +1,85 @@
+import type { Db } from '../db/kysely.js';
+import type { FieldProblem } from '../http/errors.js';
+
+export interface ImportRecord {
+  id: string;
+  dataset: string;
+  format: string;
+  mode: string;
+  source: string;
+  status: 'succeeded' | 'failed';
+  rowsLoaded: number;
+  rowsRejected: number;
+  errors: FieldProblem[];
+  snapshotVersion: number | null;
+  durationMs: number;
+  createdBy: string;
+  createdAt: string;
+}
+
+type Row = {
+  id: string;
+  dataset: string;
+  format: string;
+  mode: string;
+  source: string;
+  status: 'succeeded' | 'failed';
+  rows_loaded: number;
+  rows_rejected: number;
+  errors: FieldProblem[];
+  snapshot_version: number | null;
+  duration_ms: number;
+  created_by: string;
+  created_at: Date;
+};
+
+function toRecord(row: Row): ImportRecord {
+  return {
+    id: row.id,
+    dataset: row.dataset,
+    format: row.format,
+    mode: row.mode,
+    source: row.source,
+    status: row.status,
+    rowsLoaded: row.rows_loaded,
+    rowsRejected: row.rows_rejected,
+    errors: row.errors,
+    snapshotVersion: row.snapshot_version,
+    durationMs: row.duration_ms,
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+export async function insertImportRecord(db: Db, input: Omit<ImportRecord, 'id' | 'createdAt'>): Promise<ImportRecord> {
+  const row = await db
+    .insertInto('imports')
+    .values({
+      dataset: input.dataset,
+      format: input.format,
+      mode: input.mode,
+      source: input.source,
+      status: input.status,
+      rows_loaded: input.rowsLoaded,
+      rows_rejected: input.rowsRejected,
+      errors: JSON.stringify(input.errors),
+      snapshot_version: input.snapshotVersion,
+      duration_ms: input.durationMs,
+      created_by: input.createdBy,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toRecord(row);
+}
+
+export async function findImportRecord(db: Db, id: string): Promise<ImportRecord | undefined> {
+  const row = await db.selectFrom('imports').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toRecord(row) : undefined;
+}
+
+/** Newest first, optionally for one dataset. */
+export async function listImportRecords(db: Db, filter: { dataset?: string; limit: number }): Promise<ImportRecord[]> {
+  let query = db.selectFrom('imports').selectAll().orderBy('created_at', 'desc').limit(filter.limit);
+  if (filter.dataset) query = query.where('dataset', '=', filter.dataset);
+  return (await query.execute()).map(toRecord);
+}

@@ -1,0 +1,287 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Logger } from 'pino';
+import type { Catalog, Dataset } from '../catalog/catalog.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/kysely.js';
+import { AppError, type FieldProblem } from '../http/errors.js';
+import type { Actor } from '../security/roles.js';
+import { rebuildDerivedTables, PROFILE_SOURCES } from './derive.js';
+import { ident, type Warehouse } from './duckdb.js';
+import { insertImportRecord, type ImportRecord } from './import.repository.js';
+import { checkHeader, MAX_REPORTED_PROBLEMS, rejectedCellsSql, rowPath, typedSelectSql } from './import.validate.js';
+
+export type ImportFormat = 'csv' | 'parquet';
+export type ImportMode = 'replace' | 'append';
+
+export interface ImportRequest {
+  dataset: string;
+  path: string;
+  format: ImportFormat;
+  mode: ImportMode;
+}
+
+export type ImportPhase = 'reading' | 'validating' | 'loading' | 'deriving';
+export type ProgressListener = (phase: ImportPhase, percent: number | undefined) => void;
+
+export interface ImportOptions {
+  /** The path was chosen by Quanke itself (a streamed upload, the sample data): skip the IMPORT_DIR rule. */
+  trustedPath?: boolean;
+  /** What the import record names as the source (default: the path). */
+  sourceLabel?: string;
+  onProgress?: ProgressListener;
+}
+
+/**
+ * Called inside the import's DuckDB transaction after a dataset (and its derived tables) changed,
+ * so dependants (e.g. list members resolved to customer ids) switch at the same instant.
+ */
+export type DatasetChangeListener = (dataset: string, connection: DuckDBConnection) => Promise<void>;
+
+// A fixed dialect, not the sniffer's guess: a file that is not this CSV should fail loudly.
+const CSV_OPTIONS = `delim = ',', quote = '"', escape = '"', all_varchar = true`;
+
+/**
+ * Validated, atomic imports into the warehouse. A file is read into a staging table, every cell is
+ * checked against the catalog (rows and columns of the first problems are reported), and only a
+ * clean file is swapped in, in one DuckDB transaction together with the snapshot version and the
+ * derived tables. A rejected file changes nothing; queries running meanwhile see the old snapshot.
+ */
+export class ImportService {
+  private readonly listeners: DatasetChangeListener[] = [];
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      warehouse: Warehouse;
+      catalog: Catalog;
+      config: Pick<Config, 'IMPORT_DIR' | 'USAGE_WINDOW_MONTHS'>;
+      logger: Logger;
+    },
+  ) {}
+
+  onDatasetChanged(listener: DatasetChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  async importFile(request: ImportRequest, actor: Actor, options: ImportOptions = {}): Promise<ImportRecord> {
+    const started = performance.now();
+    const dataset = this.deps.catalog.dataset(request.dataset);
+    if (!dataset) {
+      const known = this.deps.catalog.datasets.map((d) => d.name).join(', ');
+      throw new AppError('VALIDATION', `Unknown dataset "${request.dataset}"`, [{ path: 'dataset', message: `must be one of ${known}` }]);
+    }
+    const file = options.trustedPath ? path.resolve(request.path) : await this.resolveImportPath(request.path);
+    await assertReadableFile(file);
+    const source = options.sourceLabel ?? request.path;
+    const record = (status: 'succeeded' | 'failed', fields: Partial<ImportRecord>) =>
+      insertImportRecord(this.deps.db, {
+        dataset: dataset.name,
+        format: request.format,
+        mode: request.mode,
+        source,
+        status,
+        rowsLoaded: fields.rowsLoaded ?? 0,
+        rowsRejected: fields.rowsRejected ?? 0,
+        errors: fields.errors ?? [],
+        snapshotVersion: fields.snapshotVersion ?? null,
+        durationMs: Math.round(performance.now() - started),
+        createdBy: actor.name,
+      });
+
+    let outcome: LoadOutcome;
+    try {
+      outcome = await this.deps.warehouse.write((c) => this.load(c, dataset, file, request, options.onProgress));
+    } catch (error) {
+      if (error instanceof ImportRejection) {
+        const failed = await record('failed', { rowsRejected: error.rowsRejected, errors: error.problems });
+        throw new AppError(
+          'IMPORT_REJECTED',
+          `${dataset.name}: ${error.summary}; nothing was loaded`,
+          error.problems,
+          { importId: failed.id, rowsRejected: error.rowsRejected },
+        );
+      }
+      throw error;
+    }
+    const done = await record('succeeded', outcome);
+    this.deps.logger.info(
+      { dataset: dataset.name, rows: outcome.rowsLoaded, version: outcome.snapshotVersion, ms: done.durationMs },
+      'import succeeded',
+    );
+    return done;
+  }
+
+  /** Only files inside IMPORT_DIR, after resolving `..` and symbolic links. */
+  private async resolveImportPath(requested: string): Promise<string> {
+    const root = await fs.realpath(this.deps.config.IMPORT_DIR).catch(() => this.deps.config.IMPORT_DIR);
+    const candidate = path.resolve(root, requested);
+    const real = await fs.realpath(candidate).catch(() => candidate);
+    const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+    if (!inside(candidate) || !inside(real)) {
+      throw new AppError('PATH_FORBIDDEN', `Imports may only read files inside the import folder (IMPORT_DIR)`, [
+        { path: 'path', message: 'outside the import folder' },
+      ]);
+    }
+    return real;
+  }
+
+  private async load(
+    c: DuckDBConnection,
+    dataset: Dataset,
+    file: string,
+    request: ImportRequest,
+    onProgress: ProgressListener | undefined,
+  ): Promise<LoadOutcome> {
+    const suffix = randomUUID().replaceAll('-', '').slice(0, 12);
+    const staging = ident(`stg_${dataset.name}_${suffix}`);
+    const rejected = ident(`rej_${dataset.name}_${suffix}`);
+    try {
+      onProgress?.('reading', 0);
+      const header = await readHeader(c, file, request.format);
+      const headerProblems = checkHeader(dataset, header);
+      if (headerProblems.length > 0) throw new ImportRejection('the columns do not fit the catalog', headerProblems, 0);
+
+      await withProgress(c, (p) => onProgress?.('reading', p), () => c.run(stagingSql(staging, request.format), [file]).catch(asFileProblem));
+      const rows = Number((await c.runAndReadAll(`SELECT count(*) AS n FROM ${staging}`)).getRowObjectsJS()[0]?.n ?? 0);
+      if (rows === 0) throw new ImportRejection('the file has no data rows', [{ path: 'file', message: 'no data rows after the header' }], 0);
+
+      onProgress?.('validating', undefined);
+      const existing = request.mode === 'append' ? ident(dataset.name) : undefined;
+      await c.run(`CREATE TEMP TABLE ${rejected} AS ${rejectedCellsSql(dataset, staging, existing)}`);
+      const rejectedRows = Number(
+        (await c.runAndReadAll(`SELECT count(DISTINCT _row) AS n FROM ${rejected}`)).getRowObjectsJS()[0]?.n ?? 0,
+      );
+      if (rejectedRows > 0) {
+        const first = (
+          await c.runAndReadAll(`SELECT _row, "column", reason FROM ${rejected} ORDER BY _row, "column" LIMIT ${MAX_REPORTED_PROBLEMS}`)
+        ).getRowObjectsJS();
+        const problems = first.map((r) => ({ path: rowPath(Number(r._row), String(r.column)), message: String(r.reason) }));
+        throw new ImportRejection(`${rejectedRows} of ${rows} rows are not valid`, problems, rejectedRows);
+      }
+
+      onProgress?.('loading', undefined);
+      await c.run('BEGIN TRANSACTION');
+      try {
+        const target = ident(dataset.name);
+        if (request.mode === 'replace') await c.run(`CREATE OR REPLACE TABLE ${target} AS ${typedSelectSql(dataset, staging)}`);
+        else await c.run(`INSERT INTO ${target} ${typedSelectSql(dataset, staging)}`);
+        const version = await bumpSnapshot(c, dataset.name);
+        if (PROFILE_SOURCES.has(dataset.name)) {
+          onProgress?.('deriving', undefined);
+          await rebuildDerivedTables(c, this.deps.catalog, this.deps.config.USAGE_WINDOW_MONTHS);
+        }
+        for (const listener of this.listeners) await listener(dataset.name, c);
+        await c.run('COMMIT');
+        return { rowsLoaded: rows, snapshotVersion: version };
+      } catch (error) {
+        await c.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await c.run(`DROP TABLE IF EXISTS ${staging}`).catch(() => undefined);
+      await c.run(`DROP TABLE IF EXISTS ${rejected}`).catch(() => undefined);
+    }
+  }
+}
+
+interface LoadOutcome {
+  rowsLoaded: number;
+  snapshotVersion: number;
+}
+
+/** A file that does not fit: reported to the caller and recorded, never loaded. */
+class ImportRejection extends Error {
+  constructor(
+    readonly summary: string,
+    readonly problems: FieldProblem[],
+    readonly rowsRejected: number,
+  ) {
+    super(summary);
+  }
+}
+
+async function assertReadableFile(file: string): Promise<void> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat || !stat.isFile()) {
+    throw new AppError('FILE_NOT_FOUND', `No file at ${path.basename(file)}`, [{ path: 'path', message: 'no such file' }]);
+  }
+  if (stat.size === 0) throw new AppError('BAD_FILE', 'The file is empty', [{ path: 'file', message: 'empty file' }]);
+}
+
+/**
+ * The header as written: Parquet's schema, or the CSV's first line. Column names are identifiers,
+ * so splitting the first line on commas (dropping quotes) is exact; reading it ourselves, rather
+ * than through DuckDB's sniffer, still works when the header and the rows disagree in width.
+ */
+async function readHeader(c: DuckDBConnection, file: string, format: ImportFormat): Promise<string[]> {
+  if (format === 'parquet') {
+    try {
+      const rows = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet($1)`, [file])).getRowObjectsJS();
+      return rows.map((r) => String(r.column_name));
+    } catch (error) {
+      return asFileProblem(error);
+    }
+  }
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
+    const end = text.search(/\r?\n/);
+    if (end === -1 && bytesRead === buffer.length) {
+      throw new ImportRejection('the header line is too long', [{ path: 'header', message: 'no line break in the first 64 KiB' }], 0);
+    }
+    const line = end === -1 ? text : text.slice(0, end);
+    return line.split(',').map((name) => name.trim().replace(/^"(.*)"$/, '$1'));
+  } finally {
+    await handle.close();
+  }
+}
+
+function stagingSql(staging: string, format: ImportFormat): string {
+  // row_number() over an unordered scan runs as a streaming window in file order (insertion
+  // order is preserved), so _row counts data rows from 1, like Parquet's file_row_number + 1.
+  if (format === 'parquet') {
+    return `CREATE TEMP TABLE ${staging} AS
+      SELECT file_row_number + 1 AS _row, * EXCLUDE (file_row_number) FROM read_parquet($1, file_row_number = true)`;
+  }
+  return `CREATE TEMP TABLE ${staging} AS
+    SELECT row_number() OVER () AS _row, * FROM read_csv($1, header = true, ${CSV_OPTIONS})`;
+}
+
+async function bumpSnapshot(c: DuckDBConnection, dataset: string): Promise<number> {
+  const reader = await c.runAndReadAll(
+    `INSERT INTO _snapshots (dataset, version, row_count, imported_at)
+     VALUES ($1, 1, (SELECT count(*) FROM ${ident(dataset)}), now())
+     ON CONFLICT (dataset) DO UPDATE SET version = _snapshots.version + 1, row_count = excluded.row_count, imported_at = excluded.imported_at
+     RETURNING version`,
+    [dataset],
+  );
+  return Number(reader.getRowObjectsJS()[0]?.version);
+}
+
+/** DuckDB's reader errors (ragged rows, bad quoting, not Parquet) are problems with the file. */
+function asFileProblem(error: unknown): never {
+  const message = (error as Error).message ?? String(error);
+  if (/Invalid Input Error|Conversion Error|CSV Error|Parser Error|No magic bytes|not a parquet file|IO Error/i.test(message)) {
+    throw new ImportRejection('the file cannot be read', [{ path: 'file', message: message.split('\n')[0]!.slice(0, 500) }], 0);
+  }
+  throw error;
+}
+
+/** Polls DuckDB's own progress of the running statement for the CLI's progress bar. */
+async function withProgress<T>(c: DuckDBConnection, report: (percent: number) => void, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => {
+    const percent = c.progress.percentage;
+    if (percent >= 0) report(percent);
+  }, 250);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    report(100);
+  }
+}

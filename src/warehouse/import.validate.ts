@@ -1,0 +1,153 @@
+import { sqlType, type Column, type Dataset } from '../catalog/catalog.js';
+import type { FieldProblem } from '../http/errors.js';
+import { ident } from './duckdb.js';
+
+/** How many problems an import reports in full; the rest are only counted. */
+export const MAX_REPORTED_PROBLEMS = 100;
+
+/** Where a problem is, in the words an analyst fixing the file understands. */
+export function rowPath(row: number, column?: string): string {
+  return column === undefined ? `row ${row}` : `row ${row}, column ${column}`;
+}
+
+/**
+ * Compares a file's header with the catalog: every catalog column exactly once, nothing else.
+ * Order does not matter.
+ */
+export function checkHeader(dataset: Dataset, header: readonly string[]): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const expected = new Set(dataset.columns.map((c) => c.name));
+  const seen = new Set<string>();
+  header.forEach((raw, i) => {
+    const name = raw.trim();
+    const where = `header, column ${i + 1}`;
+    if (name === '') problems.push({ path: where, message: 'empty column name' });
+    else if (seen.has(name)) problems.push({ path: where, message: `column "${name}" appears twice` });
+    else if (!expected.has(name)) {
+      problems.push({ path: where, message: `unknown column "${name}"; ${dataset.name} has ${[...expected].join(', ')}` });
+    }
+    seen.add(name);
+  });
+  for (const column of dataset.columns) {
+    if (!seen.has(column.name)) problems.push({ path: 'header', message: `missing column "${column.name}"` });
+  }
+  return problems;
+}
+
+/** A literal for SQL text; only ever used on catalog-defined strings (allowed values, patterns). */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * One check over the staging table: rows where `failing` holds are rejected with `reason`
+ * (an SQL string expression, so it can quote the offending value).
+ */
+interface ColumnCheck {
+  column: string;
+  failing: string;
+  reason: string;
+}
+
+function checksFor(column: Column): ColumnCheck[] {
+  const col = ident(column.name);
+  const text = `CAST(${col} AS VARCHAR)`;
+  const typed = `TRY_CAST(${col} AS ${sqlType(column.type)})`;
+  const quoted = `'"' || left(${text}, 40) || '"'`;
+  const checks: ColumnCheck[] = [];
+  if (column.required) checks.push({ column: column.name, failing: `${col} IS NULL`, reason: `'a value is required'` });
+  checks.push({
+    column: column.name,
+    failing: `${col} IS NOT NULL AND ${typed} IS NULL`,
+    reason: `${quoted} || ' is not ${article(column.type)}'`,
+  });
+  if (column.values) {
+    const allowed = column.values.map(literal).join(', ');
+    checks.push({
+      column: column.name,
+      failing: `${col} IS NOT NULL AND ${text} NOT IN (${allowed})`,
+      reason: `${quoted} || ' is not one of ${column.values.join(', ').replaceAll("'", "''")}'`,
+    });
+  }
+  if (column.min !== undefined) {
+    checks.push({ column: column.name, failing: `${typed} < ${column.min}`, reason: `${quoted} || ' is below the minimum ${column.min}'` });
+  }
+  if (column.max !== undefined) {
+    checks.push({ column: column.name, failing: `${typed} > ${column.max}`, reason: `${quoted} || ' is above the maximum ${column.max}'` });
+  }
+  if (column.maxLength !== undefined) {
+    checks.push({
+      column: column.name,
+      failing: `length(${text}) > ${column.maxLength}`,
+      reason: `${quoted} || ' is longer than ${column.maxLength} characters'`,
+    });
+  }
+  if (column.pattern !== undefined) {
+    checks.push({
+      column: column.name,
+      failing: `${col} IS NOT NULL AND NOT regexp_full_match(${text}, ${literal(column.pattern)})`,
+      reason: `${quoted} || ' does not match the expected format'`,
+    });
+  }
+  if (column.firstOfMonth) {
+    checks.push({
+      column: column.name,
+      failing: `${typed} IS NOT NULL AND day(${typed}) <> 1`,
+      reason: `${quoted} || ' is not the first day of a month'`,
+    });
+  }
+  return checks;
+}
+
+function article(type: Column['type']): string {
+  switch (type) {
+    case 'bigint':
+    case 'integer':
+      return 'an integer';
+    case 'decimal':
+      return 'a decimal number';
+    case 'varchar':
+      return 'text';
+    case 'date':
+      return 'a date (YYYY-MM-DD)';
+    case 'boolean':
+      return 'a boolean (true/false)';
+  }
+}
+
+/**
+ * One query listing every rejected cell of the staging table as `(_row, column, reason)`:
+ * missing required values, type errors, disallowed codes, ranges, formats, duplicate keys
+ * (within the file, and — when appending — against the rows already loaded).
+ */
+export function rejectedCellsSql(dataset: Dataset, staging: string, existing?: string): string {
+  const parts = dataset.columns.flatMap(checksFor).map(
+    (check) => `SELECT _row, ${literal(check.column)} AS "column", ${check.reason} AS reason FROM ${staging} WHERE ${check.failing}`,
+  );
+  if (dataset.key.length > 0) {
+    const keyCols = dataset.key.map(ident).join(', ');
+    const keyText = dataset.key.map((k) => `${literal(`${k}=`)} || coalesce(CAST(${ident(k)} AS VARCHAR), 'null')`).join(` || ', ' || `);
+    const keyName = literal(dataset.key.join(', '));
+    parts.push(`SELECT _row, ${keyName} AS "column", 'duplicate key ' || key_text || ' (first on row ' || first_row || ')' AS reason
+      FROM (SELECT _row, ${keyText} AS key_text, min(_row) OVER (PARTITION BY ${keyCols}) AS first_row FROM ${staging})
+      WHERE _row <> first_row`);
+    if (existing) {
+      const typedKey = dataset.key.map((k) => `TRY_CAST(s.${ident(k)} AS ${sqlType(dataset.columns.find((c) => c.name === k)!.type)})`);
+      const join = dataset.key.map((k, i) => `e.${ident(k)} = ${typedKey[i]}`).join(' AND ');
+      parts.push(`SELECT s._row, ${keyName} AS "column", 'key already loaded: ' || ${dataset.key
+        .map((k) => `${literal(`${k}=`)} || CAST(s.${ident(k)} AS VARCHAR)`)
+        .join(` || ', ' || `)} AS reason
+        FROM ${staging} s WHERE EXISTS (SELECT 1 FROM ${existing} e WHERE ${join})`);
+    }
+  }
+  return parts.join('\nUNION ALL\n');
+}
+
+/** The typed projection of the staging table in catalog column order. */
+export function typedSelectSql(dataset: Dataset, staging: string): string {
+  const columns = dataset.columns.map((c) => `CAST(${ident(c.name)} AS ${sqlType(c.type)}) AS ${ident(c.name)}`).join(', ');
+  // Sorted storage keeps DuckDB's zone maps tight for the customer_id joins every query makes.
+  const sortBy = dataset.key.length > 0 ? dataset.key : dataset.columns.some((c) => c.name === 'customer_id') ? ['customer_id'] : [];
+  const order = sortBy.length > 0 ? ` ORDER BY ${sortBy.map(ident).join(', ')}` : '';
+  return `SELECT ${columns} FROM ${staging}${order}`;
+}
