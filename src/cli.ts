@@ -20,6 +20,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
     // createContainer already migrated; saying so is the whole job.
     run: async () => console.log('migrations: up to date'),
   }),
+  import: async () => (await import('./warehouse/import.cli.js')).importCommand,
 };
 
 function help(): string {
