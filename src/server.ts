@@ -2,11 +2,17 @@ import { buildApp } from './app.js';
 import { loadConfig, ConfigError } from './config.js';
 import { createContainer } from './container.js';
 import { createLogger } from './logger.js';
+import { SYSTEM_ACTOR } from './security/roles.js';
+import { loadSampleWarehouse, warehouseIsEmpty } from './warehouse/sample.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
   const container = await createContainer(config, logger);
+  if (config.LOAD_SAMPLE_DATA && (await warehouseIsEmpty(container.warehouse))) {
+    logger.info('warehouse is empty: importing the sample data (LOAD_SAMPLE_DATA=false to skip)');
+    await loadSampleWarehouse(container.imports, { ...SYSTEM_ACTOR, name: 'sample-loader' });
+  }
   const app = await buildApp(container);
 
   let closing = false;
