@@ -1,0 +1,233 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { Config } from '../config.js';
+import { AppError, type FieldProblem } from '../http/errors.js';
+import { checkCondition, parseCondition, type ConditionRefs, type RefSite } from './check.js';
+import { compilePredicate } from './compile.js';
+import { kindOf, type Condition } from './condition.schemas.js';
+import type { SqlParams } from './params.js';
+
+/** Saved rules by name: the raw stored condition, or undefined when there is no such rule. */
+export interface RuleSource {
+  getCondition(name: string): Promise<unknown | undefined>;
+}
+
+/** Materialisation state of a segment; undefined when there is no such segment. */
+export interface SegmentSource {
+  status(id: string): Promise<'ready' | 'building' | 'failed' | undefined>;
+}
+
+/** Whether a special list of that name exists. */
+export interface ListSource {
+  exists(name: string): Promise<boolean>;
+}
+
+/** A condition that passed every check, with its references resolved and ready to compile. */
+export interface PreparedCondition {
+  /** The validated AST, as given (rule references not expanded). */
+  condition: Condition;
+  /** Rule names referenced, transitively. */
+  rules: string[];
+  /** Segment ids referenced, directly or through rules. */
+  segments: string[];
+  /** List names referenced, directly or through rules. */
+  lists: string[];
+  /** Two-valued boolean SQL over customer_profile aliased `alias` (default 'c'). */
+  predicate(params: SqlParams, alias?: string): string;
+}
+
+export interface PrepareOptions {
+  /**
+   * The condition is the new definition of this rule: a reference back to it, directly or
+   * through other rules, is a cycle.
+   */
+  asRule?: string;
+}
+
+export interface ConditionServiceDeps {
+  catalog: Catalog;
+  config: Pick<Config, 'USAGE_WINDOW_MONTHS' | 'CONDITION_MAX_DEPTH' | 'CONDITION_MAX_NODES'>;
+  rules: RuleSource;
+  segments: SegmentSource;
+  lists: ListSource;
+  now?: () => Date;
+}
+
+/**
+ * Rules may nest rules; each is bounded on its own, so the expansion is bounded by a multiple of
+ * the limits (a library rule of 300 nodes used twice is normal; a diamond that doubles at every
+ * level is not).
+ */
+const EXPANSION_FACTOR = 8;
+
+/**
+ * The condition language's front door: validation (shape, catalog, references) and compilation
+ * to SQL predicates. Segments, exclusions and rules all go through `prepare`.
+ */
+export class ConditionService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ConditionServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Validates (zod + catalog + references) and resolves rules; throws AppError BAD_CONDITION / RULE_CYCLE with paths prefixed by `path`. */
+  async prepare(input: unknown, path = 'condition', options: PrepareOptions = {}): Promise<PreparedCondition> {
+    const condition = this.validate(input, path);
+    const resolved = new Map<string, Condition>();
+    const refs: ConditionRefs = { rules: [], segments: [], lists: [] };
+    const problems: FieldProblem[] = [];
+    const direct = checkCondition(condition, this.deps.catalog, path);
+    await this.resolveRules(direct.refs, options.asRule ? [options.asRule] : [], resolved, refs, problems, undefined);
+    refs.segments.push(...direct.refs.segments);
+    refs.lists.push(...direct.refs.lists);
+    if (problems.length === 0) problems.push(...this.expansionProblems(condition, resolved, path));
+    problems.push(...(await this.referenceProblems(refs)));
+    if (problems.length > 0) throw badCondition(problems);
+
+    const { catalog, config } = this.deps;
+    const unique = (sites: RefSite[]) => [...new Set(sites.map((s) => s.name))];
+    return {
+      condition,
+      rules: [...resolved.keys()],
+      segments: unique(refs.segments),
+      lists: unique(refs.lists),
+      predicate: (params, alias = 'c') =>
+        compilePredicate(condition, { catalog, windowMonths: config.USAGE_WINDOW_MONTHS, now: this.now(), rules: resolved }, params, alias),
+    };
+  }
+
+  /** Shape and catalog checks of one condition, all problems together; no references followed. */
+  validate(input: unknown, path = 'condition'): Condition {
+    const bounds = { maxDepth: this.deps.config.CONDITION_MAX_DEPTH, maxNodes: this.deps.config.CONDITION_MAX_NODES };
+    const parsed = parseCondition(input, bounds, path);
+    if (parsed.problems) throw badCondition(parsed.problems);
+    const { problems } = checkCondition(parsed.condition, this.deps.catalog, path);
+    if (problems.length > 0) throw badCondition(problems);
+    return parsed.condition;
+  }
+
+  /**
+   * Depth-first through rule references. `chain` is the path of rule names from the root; meeting
+   * one of them again is a cycle. Problems inside a referenced rule are reported at the reference
+   * (`via`: the reference in the caller's condition through which this rule was reached).
+   */
+  private async resolveRules(
+    direct: ConditionRefs,
+    chain: string[],
+    resolved: Map<string, Condition>,
+    refs: ConditionRefs,
+    problems: FieldProblem[],
+    via: RefSite | undefined,
+  ): Promise<void> {
+    for (const site of direct.rules) {
+      const at = via ?? site;
+      const cycleStart = chain.indexOf(site.name);
+      if (cycleStart >= 0) {
+        const cycle = [...chain.slice(cycleStart), site.name].join(' → ');
+        throw new AppError('RULE_CYCLE', `Rule references form a cycle: ${cycle}`, [{ path: at.path, message: `cycle ${cycle}` }], {
+          cycle: [...chain.slice(cycleStart), site.name],
+        });
+      }
+      if (resolved.has(site.name)) continue;
+      const raw = await this.deps.rules.getCondition(site.name);
+      const through = via ? ` (through rule ${JSON.stringify(via.name)})` : '';
+      if (raw === undefined) {
+        problems.push({ path: at.path, message: `rule ${JSON.stringify(site.name)} does not exist${through}` });
+        continue;
+      }
+      const bounds = { maxDepth: this.deps.config.CONDITION_MAX_DEPTH, maxNodes: this.deps.config.CONDITION_MAX_NODES };
+      const parsed = parseCondition(raw, bounds, '');
+      const checked = parsed.condition ? checkCondition(parsed.condition, this.deps.catalog, '') : undefined;
+      const inner = parsed.problems ?? checked?.problems ?? [];
+      if (inner.length > 0 || !parsed.condition || !checked) {
+        for (const p of inner) {
+          problems.push({ path: at.path, message: `rule ${JSON.stringify(site.name)} is no longer valid${through}: ${p.path ? `${p.path}: ` : ''}${p.message}` });
+        }
+        continue;
+      }
+      resolved.set(site.name, parsed.condition);
+      refs.rules.push(site);
+      // Segments and lists inside rules are reported at the reference that brought them in.
+      refs.segments.push(...checked.refs.segments.map((s) => ({ name: s.name, path: at.path, via: site.name })));
+      refs.lists.push(...checked.refs.lists.map((s) => ({ name: s.name, path: at.path, via: site.name })));
+      await this.resolveRules(checked.refs, [...chain, site.name], resolved, refs, problems, at);
+    }
+  }
+
+  private expansionProblems(condition: Condition, rules: ReadonlyMap<string, Condition>, path: string): FieldProblem[] {
+    const memo = new Map<string, { nodes: number; depth: number }>();
+    const measure = (node: Condition): { nodes: number; depth: number } => {
+      switch (kindOf(node)) {
+        case 'all':
+        case 'any': {
+          const children = ('all' in node ? node.all : (node as { any: Condition[] }).any).map(measure);
+          return { nodes: 1 + sum(children.map((c) => c.nodes)), depth: 1 + Math.max(...children.map((c) => c.depth)) };
+        }
+        case 'not': {
+          const child = measure((node as { not: Condition }).not);
+          return { nodes: 1 + child.nodes, depth: 1 + child.depth };
+        }
+        case 'exists': {
+          const where = (node as { exists: { where?: Condition } }).exists.where;
+          const child = where ? measure(where) : { nodes: 0, depth: 0 };
+          return { nodes: 1 + child.nodes, depth: 1 + child.depth };
+        }
+        case 'rule': {
+          const name = (node as { rule: string }).rule;
+          let m = memo.get(name);
+          if (!m) {
+            m = measure(rules.get(name)!);
+            memo.set(name, m);
+          }
+          return { nodes: m.nodes, depth: m.depth };
+        }
+        default:
+          return { nodes: 1, depth: 1 };
+      }
+    };
+    const { nodes, depth } = measure(condition);
+    const maxNodes = this.deps.config.CONDITION_MAX_NODES * EXPANSION_FACTOR;
+    const maxDepth = this.deps.config.CONDITION_MAX_DEPTH * EXPANSION_FACTOR;
+    if (nodes > maxNodes) return [{ path, message: `with its rules expanded the condition has ${nodes} nodes, more than ${maxNodes}` }];
+    if (depth > maxDepth) return [{ path, message: `with its rules expanded the condition nests ${depth} levels, more than ${maxDepth}` }];
+    return [];
+  }
+
+  /** Segments must be materialised and lists must exist; each distinct name is asked about once. */
+  private async referenceProblems(refs: ConditionRefs): Promise<FieldProblem[]> {
+    const problems: FieldProblem[] = [];
+    const seen = new Set<string>();
+    for (const site of refs.segments as Array<RefSite & { via?: string }>) {
+      if (seen.has(`s:${site.name}`)) continue;
+      seen.add(`s:${site.name}`);
+      const status = await this.deps.segments.status(site.name);
+      const through = site.via ? ` (used by rule ${JSON.stringify(site.via)})` : '';
+      if (status === undefined) problems.push({ path: site.path, message: `segment ${site.name} does not exist${through}` });
+      else if (status === 'building') problems.push({ path: site.path, message: `segment ${site.name} is still being built${through}; try again when it is ready` });
+      else if (status === 'failed') problems.push({ path: site.path, message: `segment ${site.name} failed to build${through}; refresh it first` });
+    }
+    for (const site of refs.lists as Array<RefSite & { via?: string }>) {
+      if (seen.has(`l:${site.name}`)) continue;
+      seen.add(`l:${site.name}`);
+      if (!(await this.deps.lists.exists(site.name))) {
+        const through = site.via ? ` (used by rule ${JSON.stringify(site.via)})` : '';
+        problems.push({ path: site.path, message: `list ${JSON.stringify(site.name)} does not exist${through}` });
+      }
+    }
+    return problems;
+  }
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+function badCondition(problems: FieldProblem[]): AppError {
+  const first = problems
+    .slice(0, 3)
+    .map((p) => (p.path ? `${p.path}: ${p.message}` : p.message))
+    .join('; ');
+  const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+  return new AppError('BAD_CONDITION', `${first}${more}`, problems);
+}
+
