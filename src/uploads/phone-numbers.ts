@@ -32,7 +32,10 @@ export interface PhoneNumberReport {
 export interface LoadPhoneNumbersOptions {
   /** `config.MSISDN_PATTERN`: what a normalised number must match. */
   pattern: string;
-  /** Plain identifier of the table to (re)create with one column `msisdn VARCHAR`. */
+  /**
+   * The table to (re)create with one column `msisdn VARCHAR`: a plain identifier, or one already
+   * quoted by `ident()` / src/warehouse/tables.ts.
+   */
   table: string;
   /** A TEMP table, private to the connection and gone when it closes. */
   temporary?: boolean;
@@ -95,7 +98,7 @@ export async function loadPhoneNumbers(
   options: LoadPhoneNumbersOptions,
 ): Promise<PhoneNumberReport> {
   const pattern = new RegExp(options.pattern);
-  const table = ident(options.table);
+  const table = /^"[a-z_][a-z0-9_]*"$/i.test(options.table) ? options.table : ident(options.table);
   await refuseUtf16(filePath);
 
   const stagingName = `_phone_numbers_${randomUUID().replaceAll('-', '')}`;

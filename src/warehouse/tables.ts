@@ -19,3 +19,8 @@ export function segmentMembersTable(segmentId: string): string {
 export function targetingTable(runId: string): string {
   return objectTable('tgt', runId);
 }
+
+/** The distinct phone numbers an upload segment was built from (`msisdn VARCHAR`), kept for refresh. */
+export function segmentNumbersTable(segmentId: string): string {
+  return objectTable('segn', segmentId);
+}
