@@ -3,12 +3,18 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { randomUUID } from 'node:crypto';
+import type { DestinationStream } from 'pino';
 import type { Container } from './container.js';
 import { loggerOptions } from './logger.js';
 import { AppError } from './http/errors.js';
 import { sendProblem } from './http/problem.js';
 import { authPlugin } from './http/plugins/auth.js';
+import { securityPlugin } from './http/plugins/security.js';
+import { requestIdFor } from './http/plugins/request-id.js';
+import { metricsPlugin } from './ops/metrics.routes.js';
+import { queueDashboard } from './ops/queue-dashboard.js';
+import { keyRoutes } from './security/key.routes.js';
+import { auditRoutes } from './security/audit.routes.js';
 import { healthRoutes } from './health/health.routes.js';
 import { catalogRoutes } from './catalog/catalog.routes.js';
 import { importRoutes } from './warehouse/import.routes.js';
@@ -16,16 +22,22 @@ import { importRoutes } from './warehouse/import.routes.js';
 export interface BuildAppOptions {
   /** Log requests (the server does; tests usually do not). */
   logRequests?: boolean;
+  /** Where request logs go instead of stdout (the log-scrubbing test reads them). */
+  logStream?: DestinationStream;
 }
 
 /** Builds the HTTP app over a container; never listens (server.ts does, tests inject). */
 export async function buildApp(container: Container, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = container;
   const app = Fastify({
-    logger: options.logRequests === false ? false : loggerOptions(config.LOG_LEVEL),
+    logger:
+      options.logRequests === false
+        ? false
+        : { ...loggerOptions(config.LOG_LEVEL), ...(options.logStream ? { stream: options.logStream } : {}) },
     bodyLimit: config.BODY_LIMIT_BYTES,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // genReqId reads and vets x-request-id itself; fastify would take any header value verbatim.
+    requestIdHeader: false,
+    genReqId: requestIdFor,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -43,7 +55,9 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(securityPlugin, { config });
   await app.register(authPlugin, { db: container.db });
+  await app.register(metricsPlugin, { metrics: container.metrics });
   // Registered once for every upload route; a file over the limit fails the request with 413.
   await app.register(multipart, {
     limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10 },
@@ -52,6 +66,9 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
 
   await app.register(healthRoutes, { container });
   await app.register(catalogRoutes, { container });
+  await app.register(keyRoutes, { container });
+  await app.register(auditRoutes, { container });
+  await app.register(queueDashboard, { container });
   await app.register(importRoutes, { container });
   return app;
 }

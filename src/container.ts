@@ -7,6 +7,9 @@ import { migrateToLatest } from './db/migrate.js';
 import { Warehouse } from './warehouse/duckdb.js';
 import { ensureWarehouseSchema } from './warehouse/schema.js';
 import { ImportService } from './warehouse/import.service.js';
+import { KeyService } from './security/key.service.js';
+import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
+import { JobQueues } from './jobs/queues.js';
 
 /**
  * The composition root: configuration, connections, engines and services, built once. `server.ts`,
@@ -20,6 +23,10 @@ export interface Container {
   warehouse: Warehouse;
   catalog: Catalog;
   imports: ImportService;
+  keys: KeyService;
+  metrics: Metrics;
+  /** BullMQ queues under config.QUEUE_PREFIX; add jobs with `queues.enqueue(name, payload)`. */
+  queues: JobQueues;
   close(): Promise<void>;
 }
 
@@ -39,6 +46,11 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   });
   await ensureWarehouseSchema(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
   const imports = new ImportService({ db, warehouse, catalog, config, logger });
+  const keys = new KeyService(db);
+  const queues = new JobQueues(redis, config.QUEUE_PREFIX);
+  const metrics = createMetrics();
+  observeWarehouse(metrics, warehouse);
+  observeQueueDepth(metrics, () => queues.all(), logger);
 
   return {
     config,
@@ -48,7 +60,11 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     warehouse,
     catalog,
     imports,
+    keys,
+    metrics,
+    queues,
     async close() {
+      await queues.close();
       await warehouse.close();
       await db.destroy();
       redis.disconnect();

@@ -1,4 +1,5 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { scrubSecrets } from './security/redact.js';
 
 /**
  * Log options shared by the API, workers and CLI. Secrets and whole phone numbers never reach a
@@ -11,6 +12,9 @@ export function loggerOptions(level: string): LoggerOptions {
       paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.apiKey', '*.key_hash', '*.secret'],
       censor: '[redacted]',
     },
+    // The net under the rules above: whatever a line still carries that looks like a phone number
+    // or an API key is masked as the line is written.
+    hooks: { streamWrite: scrubSecrets },
   };
 }
 

@@ -1,0 +1,86 @@
+import fp from 'fastify-plugin';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../../config.js';
+import { AppError } from '../errors.js';
+import { hashKey } from '../../security/keys.js';
+
+/** Probes and the scrape endpoint are called by machines on a schedule; they are not limited. */
+const UNLIMITED_ROUTES = new Set(['/health', '/ready', '/metrics']);
+
+/**
+ * The rate-limit bucket: the presented key (by a prefix of its hash, so the secret is not kept
+ * in memory as a map key), or the client address when no key is presented.
+ */
+export function rateLimitBucket(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  const token = header ? /^(?:Bearer|Basic)\s+(\S+)$/i.exec(header)?.[1] : undefined;
+  return token ? `key:${hashKey(token).slice(0, 16)}` : `ip:${request.ip}`;
+}
+
+/** Deepest nesting of arrays and objects in a parsed JSON value, stopping early past `limit`. */
+export function jsonDepthExceeds(value: unknown, limit: number): boolean {
+  // Iterative on purpose: a recursive walk is exactly what a deeply nested body would overflow.
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth + 1 > limit) return true;
+    const children = Array.isArray(current) ? current : Object.values(current as Record<string, unknown>);
+    for (const child of children) {
+      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return false;
+}
+
+/** Generous for any condition the condition limits allow (each level is an object and an array). */
+export function maxJsonDepth(config: Pick<Config, 'CONDITION_MAX_DEPTH'>): number {
+  return Math.max(32, config.CONDITION_MAX_DEPTH * 4 + 8);
+}
+
+/**
+ * Security headers, the per-key rate limit, a cap on JSON nesting, and the request id echoed to
+ * the caller. Registered before the auth plugin so anonymous floods are limited before any key
+ * lookup touches Postgres.
+ */
+export const securityPlugin = fp(async (app: FastifyInstance, opts: { config: Config }) => {
+  const { config } = opts;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(helmet, {
+    global: true,
+    contentSecurityPolicy: {
+      directives: {
+        // Served over plain HTTP on a LAN or behind a TLS proxy; upgrading would break /docs.
+        upgradeInsecureRequests: null,
+      },
+    },
+    // HSTS is the TLS terminator's business; on plain HTTP it is ignored or, worse, pins a wrong host.
+    strictTransportSecurity: false,
+  });
+
+  await app.register(rateLimit, {
+    global: false,
+    max: config.RATE_LIMIT_PER_MINUTE,
+    timeWindow: 60_000,
+    keyGenerator: rateLimitBucket,
+    allowList: (request) => UNLIMITED_ROUTES.has(request.routeOptions.url ?? ''),
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', `More than ${context.max} requests a minute from this key or address; retry in ${context.after}`),
+  });
+  // One app-level hook rather than the plugin's per-route hooks: those run after authentication,
+  // and requests without a valid key must be limited too.
+  app.addHook('onRequest', app.rateLimit());
+
+  const depthLimit = maxJsonDepth(config);
+  app.addHook('preValidation', async (request) => {
+    if (request.body !== null && typeof request.body === 'object' && jsonDepthExceeds(request.body, depthLimit)) {
+      throw new AppError('VALIDATION', `The body nests deeper than ${depthLimit} levels`, [{ path: '', message: `nesting deeper than ${depthLimit}` }]);
+    }
+  });
+});
