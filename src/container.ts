@@ -10,6 +10,11 @@ import { ImportService } from './warehouse/import.service.js';
 import { KeyService } from './security/key.service.js';
 import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
 import { JobQueues } from './jobs/queues.js';
+import { ListService } from './lists/list.service.js';
+import { WarehousePhoneNumberReader } from './lists/list.upload.js';
+import { ListMirror } from './lists/list.mirror.js';
+import { ContactHistoryMirror } from './exclusions/contact-history.mirror.js';
+import { MirrorCoordinator, type WarehouseMirror } from './exclusions/mirror.js';
 
 /**
  * The composition root: configuration, connections, engines and services, built once. `server.ts`,
@@ -27,6 +32,9 @@ export interface Container {
   metrics: Metrics;
   /** BullMQ queues under config.QUEUE_PREFIX; add jobs with `queues.enqueue(name, payload)`. */
   queues: JobQueues;
+  lists: ListService;
+  /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
+  mirror: WarehouseMirror;
   close(): Promise<void>;
 }
 
@@ -49,6 +57,12 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   const keys = new KeyService(db);
   const queues = new JobQueues(redis, config.QUEUE_PREFIX);
   const metrics = createMetrics();
+  const lists = new ListService({ db, msisdnPattern: config.MSISDN_PATTERN, files: new WarehousePhoneNumberReader(warehouse, config.MSISDN_PATTERN) });
+  const listMirror = new ListMirror(db, warehouse);
+  const mirror = new MirrorCoordinator(listMirror, new ContactHistoryMirror(db, warehouse));
+  imports.onDatasetChanged(async (dataset, connection) => {
+    if (dataset === 'customers') await listMirror.resolveAllMembers(connection);
+  });
   observeWarehouse(metrics, warehouse);
   observeQueueDepth(metrics, () => queues.all(), logger);
 
@@ -63,6 +77,8 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     keys,
     metrics,
     queues,
+    lists,
+    mirror,
     async close() {
       await queues.close();
       await warehouse.close();

@@ -9,6 +9,12 @@ export interface Database {
   audit_log: AuditLogTable;
   api_keys: ApiKeysTable;
   segments: SegmentsTable;
+  lists: ListsTable;
+  list_entries: ListEntriesTable;
+  exclusion_policies: ExclusionPoliciesTable;
+  exclusion_policy_versions: ExclusionPolicyVersionsTable;
+  contact_history: ContactHistoryTable;
+  targeting_runs: TargetingRunsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -73,4 +79,78 @@ export interface SegmentsTable {
   created_by: string;
   created_at: CreatedAt;
   refreshed_at: Date | null;
+}
+
+export interface ListsTable {
+  name: string;
+  kind: 'system' | 'custom';
+  label: string;
+  description: string | null;
+  default_expiry_days: number | null;
+  created_by: string;
+  created_at: CreatedAt;
+}
+
+export interface ListEntriesTable {
+  id: Generated<number>;
+  list_name: string;
+  msisdn: string;
+  reason: string | null;
+  source: 'api' | 'upload' | 'reply' | 'import';
+  created_by: string;
+  created_at: CreatedAt;
+  updated_by: string;
+  updated_at: Generated<Date>;
+  expires_at: Date | null;
+  deleted_at: Date | null;
+  deleted_by: string | null;
+}
+
+export interface ExclusionPoliciesTable {
+  name: string;
+  description: string | null;
+  current_version: number;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_by: string;
+  updated_at: Generated<Date>;
+}
+
+export interface ExclusionPolicyVersionsTable {
+  policy_name: string;
+  version: number;
+  description: string | null;
+  steps: JSONColumnType<unknown[]>;
+  created_by: string;
+  created_at: CreatedAt;
+}
+
+export interface ContactHistoryTable {
+  id: Generated<number>;
+  customer_id: number;
+  campaign_id: string;
+  category: string | null;
+  sent_at: Date;
+  recorded_at: Generated<Date>;
+}
+
+export interface TargetingRunsTable {
+  id: string;
+  segment_id: string;
+  campaign_id: string | null;
+  policy_name: string;
+  policy_version: number;
+  steps: JSONColumnType<unknown[]>;
+  product_id: string | null;
+  category: string | null;
+  control_percent: number;
+  seed: string;
+  as_of: Date;
+  funnel: JSONColumnType<object[]>;
+  segment_count: number;
+  control_count: number;
+  target_count: number;
+  created_by: string;
+  created_at: CreatedAt;
+  elapsed_ms: number;
 }

@@ -14,6 +14,8 @@ import { ident, type Warehouse } from './duckdb.js';
  *   compiled against this one table, so a window aggregate is a column expression, not a join.
  * - `list_members`: special-list entries resolved to customer ids (kept by the list mirror).
  * - `contact_history`: who was contacted by which campaign and when (mirrored from Postgres).
+ * - `list_entries_mirror`: every live list entry by number, resolved or not, so `list_members` can be
+ *   re-resolved when `customers` is re-imported; `_mirror_state`: the mirrors' watermarks.
  */
 export const PROFILE_TABLE = 'customer_profile';
 
@@ -47,6 +49,9 @@ export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catal
     await c.run(`CREATE TABLE IF NOT EXISTS contact_history (
       id BIGINT NOT NULL, customer_id BIGINT NOT NULL, campaign_id VARCHAR NOT NULL,
       category VARCHAR, sent_at TIMESTAMPTZ NOT NULL)`);
+    await c.run(`CREATE TABLE IF NOT EXISTS list_entries_mirror (
+      list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, expires_at TIMESTAMPTZ)`);
+    await c.run(`CREATE TABLE IF NOT EXISTS _mirror_state (name VARCHAR PRIMARY KEY, watermark_us BIGINT NOT NULL)`);
     const existing = await c.runAndReadAll(
       `SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = '${PROFILE_TABLE}'`,
     );
