@@ -18,6 +18,7 @@ import { auditRoutes } from './security/audit.routes.js';
 import { healthRoutes } from './health/health.routes.js';
 import { catalogRoutes } from './catalog/catalog.routes.js';
 import { importRoutes } from './warehouse/import.routes.js';
+import { segmentRoutes } from './segments/segment.routes.js';
 import { listRoutes } from './lists/list.routes.js';
 
 export interface BuildAppOptions {
@@ -71,6 +72,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(auditRoutes, { container });
   await app.register(queueDashboard, { container });
   await app.register(importRoutes, { container });
+  await app.register(segmentRoutes, { container });
   await app.register(listRoutes, { container });
   return app;
 }

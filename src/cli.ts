@@ -21,6 +21,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
     run: async () => console.log('migrations: up to date'),
   }),
   import: async () => (await import('./warehouse/import.cli.js')).importCommand,
+  segment: async () => (await import('./segments/segment.cli.js')).segmentCommand,
   keys: async () => (await import('./security/keys.cli.js')).keysCommand,
 };
 

@@ -7,6 +7,9 @@ import { migrateToLatest } from './db/migrate.js';
 import { Warehouse } from './warehouse/duckdb.js';
 import { ensureWarehouseSchema } from './warehouse/schema.js';
 import { ImportService } from './warehouse/import.service.js';
+import { ConditionService } from './conditions/condition.service.js';
+import { SegmentEngine } from './segments/segment.engine.js';
+import { SegmentService, segmentStatusSource } from './segments/segment.service.js';
 import { KeyService } from './security/key.service.js';
 import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
 import { JobQueues } from './jobs/queues.js';
@@ -28,6 +31,8 @@ export interface Container {
   warehouse: Warehouse;
   catalog: Catalog;
   imports: ImportService;
+  conditions: ConditionService;
+  segments: SegmentService;
   keys: KeyService;
   metrics: Metrics;
   /** BullMQ queues under config.QUEUE_PREFIX; add jobs with `queues.enqueue(name, payload)`. */
@@ -63,6 +68,22 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   imports.onDatasetChanged(async (dataset, connection) => {
     if (dataset === 'customers') await listMirror.resolveAllMembers(connection);
   });
+  // No saved rule exists until the rules library is wired in.
+  const conditions = new ConditionService({
+    catalog,
+    config,
+    rules: { getCondition: async () => undefined },
+    segments: segmentStatusSource(db),
+    lists,
+  });
+  const segments = new SegmentService({
+    db,
+    engine: new SegmentEngine(warehouse),
+    catalog,
+    conditions,
+    mirror,
+    msisdnPattern: config.MSISDN_PATTERN,
+  });
   observeWarehouse(metrics, warehouse);
   observeQueueDepth(metrics, () => queues.all(), logger);
 
@@ -74,6 +95,8 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     warehouse,
     catalog,
     imports,
+    conditions,
+    segments,
     keys,
     metrics,
     queues,

@@ -1,0 +1,293 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { SqlParams } from '../conditions/params.js';
+import { ident, toPlainRows, type Row, type Warehouse } from '../warehouse/duckdb.js';
+import { PROFILE_TABLE } from '../warehouse/schema.js';
+import { segmentMembersTable, segmentNumbersTable } from '../warehouse/tables.js';
+import { loadPhoneNumbers, type PhoneNumberReport } from '../uploads/phone-numbers.js';
+
+/** A compiled condition: a two-valued boolean over the profile row `alias`, adding its values to `params`. */
+export interface CustomerPredicate {
+  predicate(params: SqlParams, alias?: string): string;
+}
+
+/** Values of one breakdown column, most frequent first; `null` stands for customers without a value. */
+export interface BreakdownValue {
+  value: string | null;
+  count: number;
+}
+
+export interface PreviewCounts {
+  count: number;
+  /** Per column: its most frequent values (up to `topValues`), and how many customers the rest hold. */
+  breakdown: Record<string, { values: BreakdownValue[]; otherCount: number }>;
+  /** Up to `sampleSize` matching customers, spread over the set (by hash), with `sampleColumns`. */
+  sample: Row[];
+}
+
+export interface PreviewRequest {
+  breakdown: string[];
+  sampleSize: number;
+  sampleColumns: string[];
+  topValues: number;
+}
+
+/** Dataset → snapshot version, read in the same transaction as the members it describes. */
+export type SnapshotVersions = Record<string, number>;
+
+export interface Materialised {
+  count: number;
+  snapshotVersions: SnapshotVersions;
+}
+
+export interface Refreshed extends Materialised {
+  before: number;
+  added: number;
+  removed: number;
+}
+
+export interface UploadMaterialised extends Materialised {
+  file: PhoneNumberReport;
+  /** Valid numbers of the file that no customer has. */
+  notInWarehouse: { count: number; first: string[] };
+}
+
+/** The members page columns, also the export's columns, in order. */
+export const MEMBER_COLUMNS = ['customer_id', 'msisdn', 'name', 'city', 'county', 'grid_id', 'brand'] as const;
+// A type alias, not an interface, so it stays assignable to the warehouse's Row.
+export type MemberRow = {
+  customer_id: number;
+  msisdn: string | null;
+  name: string | null;
+  city: string | null;
+  county: string | null;
+  grid_id: string | null;
+  brand: string | null;
+};
+
+/** How many numbers not found in the warehouse an upload lists (all are counted). */
+export const UNKNOWN_LISTED = 100;
+
+const PROFILE = ident(PROFILE_TABLE);
+
+async function readRows<T extends Row>(c: DuckDBConnection, sql: string, values: SqlParams['values'] = []): Promise<T[]> {
+  return toPlainRows<T>((await c.runAndReadAll(sql, values)).getRowObjectsJS());
+}
+
+async function countRows(c: DuckDBConnection, table: string): Promise<number> {
+  const [row] = await readRows<{ n: number }>(c, `SELECT count(*)::BIGINT AS n FROM ${table}`);
+  return row?.n ?? 0;
+}
+
+async function snapshotVersions(c: DuckDBConnection): Promise<SnapshotVersions> {
+  const rows = await readRows<{ dataset: string; version: number }>(c, 'SELECT dataset, version FROM _snapshots ORDER BY dataset');
+  return Object.fromEntries(rows.map((r) => [r.dataset, r.version]));
+}
+
+async function tableExists(c: DuckDBConnection, quotedName: string): Promise<boolean> {
+  const [row] = await readRows<{ n: number }>(
+    c,
+    `SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $1`,
+    [quotedName.slice(1, -1)],
+  );
+  return (row?.n ?? 0) > 0;
+}
+
+/**
+ * The DuckDB side of segments: previews, member tables (one `customer_id` column, sorted, so
+ * `{segment}` semi-joins and keyset pages prune by zone maps), refresh diffs, member pages and
+ * upload matching. Every statement binds its values; identifiers come from the catalog or ids.
+ */
+export class SegmentEngine {
+  constructor(private readonly warehouse: Warehouse) {}
+
+  /**
+   * Count and every breakdown in ONE scan (`GROUPING SETS`), with the sample's ids chosen in the
+   * same aggregate (`min_by … hash`), so the condition is evaluated once; the sample's rows are then
+   * fetched by id, which the sorted profile answers from a few row groups.
+   */
+  async preview(condition: CustomerPredicate, request: PreviewRequest): Promise<PreviewCounts> {
+    const params = new SqlParams();
+    const where = condition.predicate(params, 'c');
+    // min_by refuses n = 0; no sample asked for is no list at all.
+    const sampleIds =
+      request.sampleSize > 0
+        ? `min_by(customer_id, hash(customer_id), ${params.add(request.sampleSize, 'INTEGER')})`
+        : 'CAST(NULL AS BIGINT[])';
+    const top = params.add(request.topValues, 'INTEGER');
+    const columns = request.breakdown.map((name) => ident(name));
+    const groupingFlags = columns.map((col, i) => `GROUPING(${col}) AS g${i}`);
+    const keys = columns.map((col, i) => `CAST(${col} AS VARCHAR) AS k${i}`);
+    const sets = ['()', ...columns.map((col) => `(${col})`)].join(', ');
+    const partition = columns.length > 0 ? `PARTITION BY ${columns.map((_, i) => `g${i}`).join(', ')}` : '';
+    const sql = `
+      WITH matched AS (
+        SELECT c.customer_id${columns.map((col) => `, c.${col}`).join('')} FROM ${PROFILE} c WHERE ${where}
+      ), grouped AS (
+        SELECT ${[...groupingFlags, ...keys, 'count(*)::BIGINT AS n', `${sampleIds} AS sample_ids`].join(', ')}
+        FROM matched GROUP BY GROUPING SETS (${sets})
+      )
+      SELECT * FROM grouped
+      QUALIFY row_number() OVER (${partition} ORDER BY n DESC${columns.map((_, i) => `, k${i}`).join('')}) <= ${top}`;
+
+    return this.warehouse.read(async (c) => {
+      const rows = await readRows<Record<string, unknown>>(c, sql, params.values);
+      let count = 0;
+      let sampleIds: number[] = [];
+      const breakdown: PreviewCounts['breakdown'] = {};
+      for (const name of request.breakdown) breakdown[name] = { values: [], otherCount: 0 };
+      for (const row of rows) {
+        const grouped = request.breakdown.findIndex((_, i) => Number(row[`g${i}`]) === 0);
+        if (grouped === -1) {
+          count = Number(row.n);
+          sampleIds = ((row.sample_ids as Array<bigint | number> | null) ?? []).map(Number);
+          continue;
+        }
+        const value = row[`k${grouped}`];
+        breakdown[request.breakdown[grouped]!]!.values.push({ value: value === null ? null : String(value), count: Number(row.n) });
+      }
+      for (const entry of Object.values(breakdown)) {
+        entry.otherCount = count - entry.values.reduce((sum, v) => sum + v.count, 0);
+      }
+      const sample = sampleIds.length === 0 ? [] : await this.sampleRows(c, sampleIds, request.sampleColumns);
+      return { count, breakdown, sample };
+    });
+  }
+
+  private async sampleRows(c: DuckDBConnection, ids: number[], columns: string[]): Promise<Row[]> {
+    const placeholders = ids.map((_, i) => `$${i + 1}`).join(', ');
+    const rows = await readRows(
+      c,
+      `SELECT ${columns.map((col) => ident(col)).join(', ')} FROM ${PROFILE}
+       WHERE customer_id IN (${placeholders}) ORDER BY hash(customer_id)`,
+      ids.map((id) => BigInt(id)),
+    );
+    return rows.map(plainDates);
+  }
+
+  /** Creates the segment's member table from `condition`, inside one warehouse transaction. */
+  async materialise(segmentId: string, condition: CustomerPredicate): Promise<Materialised> {
+    const table = segmentMembersTable(segmentId);
+    return this.warehouse.transaction(async (c) => {
+      await this.createMembers(c, table, condition);
+      return { count: await countRows(c, table), snapshotVersions: await snapshotVersions(c) };
+    });
+  }
+
+  /**
+   * Recomputes the member table on the current snapshot and swaps it in atomically; readers keep
+   * the old members until the commit. Reports the change as counts of added and removed customers.
+   */
+  async refresh(segmentId: string, condition: CustomerPredicate): Promise<Refreshed> {
+    const table = segmentMembersTable(segmentId);
+    return this.warehouse.transaction(async (c) => {
+      const next = ident(`${table.slice(1, -1)}_next`);
+      await c.run(`DROP TABLE IF EXISTS ${next}`);
+      await this.createMembers(c, next, condition);
+      return this.swapIn(c, table, next);
+    });
+  }
+
+  private async createMembers(c: DuckDBConnection, table: string, condition: CustomerPredicate): Promise<void> {
+    const params = new SqlParams();
+    const where = condition.predicate(params, 'c');
+    await c.run(`CREATE TABLE ${table} AS SELECT c.customer_id FROM ${PROFILE} c WHERE ${where} ORDER BY c.customer_id`, params.values);
+  }
+
+  private async swapIn(c: DuckDBConnection, table: string, next: string): Promise<Refreshed> {
+    const exists = await tableExists(c, table);
+    const count = await countRows(c, next);
+    let before = 0;
+    let added = count;
+    if (exists) {
+      before = await countRows(c, table);
+      const [row] = await readRows<{ n: number }>(
+        c,
+        `SELECT count(*)::BIGINT AS n FROM ${next} n WHERE NOT EXISTS (SELECT 1 FROM ${table} o WHERE o.customer_id = n.customer_id)`,
+      );
+      added = row?.n ?? 0;
+      await c.run(`DROP TABLE ${table}`);
+    }
+    await c.run(`ALTER TABLE ${next} RENAME TO ${table}`);
+    return { count, before, added, removed: before - (count - added), snapshotVersions: await snapshotVersions(c) };
+  }
+
+  /**
+   * An upload segment: the file's distinct valid numbers are kept (for refresh), and the members
+   * are every customer whose msisdn is among them.
+   */
+  async materialiseUpload(segmentId: string, filePath: string, msisdnPattern: string): Promise<UploadMaterialised> {
+    const numbers = segmentNumbersTable(segmentId);
+    const members = segmentMembersTable(segmentId);
+    return this.warehouse.transaction(async (c) => {
+      const file = await loadPhoneNumbers(c, filePath, { pattern: msisdnPattern, table: numbers });
+      await this.createUploadMembers(c, members, numbers);
+      return {
+        file,
+        ...(await this.unknownNumbers(c, numbers)),
+        count: await countRows(c, members),
+        snapshotVersions: await snapshotVersions(c),
+      };
+    });
+  }
+
+  /** Re-matches an upload segment's kept numbers against the current customers. */
+  async refreshUpload(segmentId: string): Promise<Refreshed & Pick<UploadMaterialised, 'notInWarehouse'>> {
+    const numbers = segmentNumbersTable(segmentId);
+    const members = segmentMembersTable(segmentId);
+    return this.warehouse.transaction(async (c) => {
+      const next = ident(`${members.slice(1, -1)}_next`);
+      await c.run(`DROP TABLE IF EXISTS ${next}`);
+      await this.createUploadMembers(c, next, numbers);
+      const unknown = await this.unknownNumbers(c, numbers);
+      return { ...(await this.swapIn(c, members, next)), ...unknown };
+    });
+  }
+
+  private async createUploadMembers(c: DuckDBConnection, members: string, numbers: string): Promise<void> {
+    await c.run(`CREATE TABLE ${members} AS
+      SELECT DISTINCT p.customer_id FROM ${PROFILE} p SEMI JOIN ${numbers} n ON n.msisdn = p.msisdn ORDER BY p.customer_id`);
+  }
+
+  private async unknownNumbers(c: DuckDBConnection, numbers: string): Promise<Pick<UploadMaterialised, 'notInWarehouse'>> {
+    const unknown = `SELECT n.msisdn FROM ${numbers} n ANTI JOIN ${PROFILE} p ON p.msisdn = n.msisdn`;
+    const [counted] = await readRows<{ n: number }>(c, `SELECT count(*)::BIGINT AS n FROM (${unknown})`);
+    const first = await readRows<{ msisdn: string }>(c, `${unknown} ORDER BY n.msisdn LIMIT ${UNKNOWN_LISTED}`);
+    return { notInWarehouse: { count: counted?.n ?? 0, first: first.map((r) => r.msisdn) } };
+  }
+
+  /** One keyset page of members after `afterCustomerId`, joined to their current profile. */
+  async membersPage(segmentId: string, afterCustomerId: number | undefined, limit: number): Promise<MemberRow[]> {
+    const table = segmentMembersTable(segmentId);
+    const values: bigint[] = [BigInt(limit)];
+    let after = '';
+    if (afterCustomerId !== undefined) {
+      values.push(BigInt(afterCustomerId));
+      after = 'WHERE customer_id > $2';
+    }
+    // The page is cut first, then joined: the join's key range then prunes the profile scan.
+    // A LEFT JOIN keeps members whose customer left the warehouse since materialisation.
+    const sql = `
+      WITH page AS (SELECT customer_id FROM ${table} ${after} ORDER BY customer_id LIMIT $1)
+      SELECT page.customer_id, ${MEMBER_COLUMNS.slice(1).map((col) => `p.${ident(col)}`).join(', ')}
+      FROM page LEFT JOIN ${PROFILE} p ON p.customer_id = page.customer_id
+      ORDER BY page.customer_id`;
+    return this.warehouse.query<MemberRow>(sql, values);
+  }
+
+  /** Drops the member table and an upload's kept numbers. */
+  async drop(segmentId: string): Promise<void> {
+    await this.warehouse.write(async (c) => {
+      await c.run(`DROP TABLE IF EXISTS ${segmentMembersTable(segmentId)}`);
+      await c.run(`DROP TABLE IF EXISTS ${segmentNumbersTable(segmentId)}`);
+    });
+  }
+}
+
+/** DATE values as `YYYY-MM-DD`, the form they were imported in, instead of midnight UTC instants. */
+function plainDates(row: Row): Row {
+  for (const key in row) {
+    const value = row[key];
+    if (value instanceof Date) row[key] = value.toISOString().slice(0, 10);
+  }
+  return row;
+}

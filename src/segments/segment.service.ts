@@ -1,0 +1,529 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { Db } from '../db/kysely.js';
+import { AppError, type FieldProblem } from '../http/errors.js';
+import { recordAudit } from '../security/audit.js';
+import { msisdnFor } from '../security/mask.js';
+import { seesFullNumbers, type Actor } from '../security/roles.js';
+import { phoneNumberReportFor, type PhoneNumberReport } from '../uploads/phone-numbers.js';
+import {
+  MEMBER_COLUMNS,
+  type CustomerPredicate,
+  type MemberRow,
+  type PreviewCounts,
+  type SegmentEngine,
+  type UploadMaterialised,
+} from './segment.engine.js';
+import {
+  deleteSegmentRow,
+  findSegment,
+  findSegmentForUpdate,
+  findSegmentStatus,
+  insertSegment,
+  listSegments,
+  markSegmentFailed,
+  markSegmentReady,
+  segmentsReferencingRule,
+  segmentsReferencingSegment,
+  updateSegmentRefs,
+  type SegmentRef,
+  type SegmentRow,
+  type SegmentStatus,
+} from './segment.repository.js';
+
+/** What the condition compiler hands back (src/conditions/condition.service.ts satisfies it). */
+export interface PreparedCustomerCondition extends CustomerPredicate {
+  condition: unknown;
+  /** Every rule, segment and list the condition reaches, nested rules included. */
+  rules: string[];
+  segments: string[];
+  lists: string[];
+}
+
+export interface ConditionPreparer {
+  /** Validates against the catalog and the rule library; throws AppError naming JSON paths under `path`. */
+  prepare(input: unknown, path?: string): Promise<PreparedCustomerCondition>;
+}
+
+/** Brings the DuckDB mirror of the special lists up to date (the lists feature provides it). */
+export interface ListMirror {
+  /** What the pass did is the mirror's business; segments only wait for it. */
+  sync(): Promise<unknown>;
+}
+
+/** The compiler asks this whether a `{segment}` reference can be used. */
+export interface SegmentSource {
+  status(id: string): Promise<SegmentStatus | undefined>;
+}
+
+/** The rules feature asks this before deleting a rule. */
+export interface RuleUsage {
+  segmentsUsingRule(name: string): Promise<SegmentRef[]>;
+}
+
+/**
+ * Something other than a segment that may hold on to a segment (a rule's condition, a campaign,
+ * a targeting run). Each returns human-readable names of the dependants, empty when none.
+ */
+export interface SegmentDependants {
+  kind: string;
+  find(segmentId: string): Promise<string[]>;
+}
+
+export interface PreviewInput {
+  condition: unknown;
+  breakdown?: string[];
+  sampleSize?: number;
+}
+
+export interface Preview {
+  count: number;
+  breakdown: Record<string, Record<string, number>>;
+  sample: Array<Record<string, unknown>>;
+  elapsedMs: number;
+}
+
+export interface UploadReportView extends PhoneNumberReport {
+  filename: string;
+  notInWarehouse: { count: number; first: string[] };
+}
+
+export interface SegmentView {
+  id: string;
+  name: string;
+  kind: SegmentRow['kind'];
+  status: SegmentStatus;
+  count: number | null;
+  condition: unknown;
+  snapshotVersions: Record<string, number>;
+  refs: { rules: string[]; segments: string[]; lists: string[] };
+  uploadReport: UploadReportView | null;
+  error: string | null;
+  createdBy: string;
+  createdAt: string;
+  refreshedAt: string | null;
+}
+
+export interface MembersPage {
+  members: MemberRow[];
+  nextCursor: string | null;
+}
+
+export interface RefreshOutcome {
+  segment: SegmentView;
+  before: number;
+  after: number;
+  added: number;
+  removed: number;
+  snapshotVersionsBefore: Record<string, number>;
+}
+
+export interface SegmentExport {
+  filename: string;
+  /** CSV text in chunks (header first), read page by page from the warehouse. */
+  chunks: AsyncIterable<string>;
+}
+
+export const DEFAULT_BREAKDOWN = ['city', 'brand'];
+/** Per breakdown column; the rest are summed under OTHER_KEY. */
+export const BREAKDOWN_TOP_VALUES = 100;
+export const NULL_KEY = '(null)';
+export const OTHER_KEY = '(other)';
+/** Never offered as a breakdown: they identify a person rather than describe a group. */
+const IDENTIFYING_COLUMNS = new Set(['customer_id', 'msisdn', 'name']);
+const EXPORT_PAGE_ROWS = 50_000;
+
+function toIso(value: Date | string | null): string | null {
+  if (value === null) return null;
+  return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
+}
+
+function encodeCursor(customerId: number): string {
+  return Buffer.from(`c:${customerId}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^c:(-?\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw new AppError('VALIDATION', 'The cursor is not one this API handed out', [{ path: 'cursor', message: 'unknown cursor' }]);
+  return Number(match[1]);
+}
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * Segments (客户群): previews, materialised member sets, refresh, members, export and uploads.
+ * Postgres holds the definition and status, DuckDB the members; a segment is `building` until its
+ * members are committed, so nothing ever reads a half-made member table.
+ */
+export class SegmentService implements SegmentSource, RuleUsage {
+  private readonly dependants: SegmentDependants[] = [];
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      engine: SegmentEngine;
+      catalog: Catalog;
+      conditions: ConditionPreparer;
+      mirror: ListMirror;
+      msisdnPattern: string;
+    },
+  ) {}
+
+  /** Lets a feature that holds on to segments (rules, campaigns, targeting) veto their deletion. */
+  addDependants(check: SegmentDependants): void {
+    this.dependants.push(check);
+  }
+
+  /** Replaces the list mirror (the lists feature registers the real one at start-up). */
+  setListMirror(mirror: ListMirror): void {
+    this.deps.mirror = mirror;
+  }
+
+  async status(id: string): Promise<SegmentStatus | undefined> {
+    return segmentStatusSource(this.deps.db).status(id);
+  }
+
+  async segmentsUsingRule(name: string): Promise<SegmentRef[]> {
+    return segmentsReferencingRule(this.deps.db, name);
+  }
+
+  async preview(input: PreviewInput, actor: Actor): Promise<Preview> {
+    const started = performance.now();
+    const breakdown = this.checkBreakdown(input.breakdown ?? DEFAULT_BREAKDOWN);
+    const prepared = await this.prepare(input.condition);
+    const counts = await this.deps.engine.preview(prepared, {
+      breakdown,
+      sampleSize: input.sampleSize ?? 10,
+      sampleColumns: this.sampleColumns(),
+      topValues: BREAKDOWN_TOP_VALUES,
+    });
+    return {
+      count: counts.count,
+      breakdown: breakdownView(counts.breakdown),
+      sample: counts.sample.map((row) => ({ ...row, msisdn: msisdnFor(actor.role, (row.msisdn as string | null) ?? null) })),
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  }
+
+  async create(input: { name: string; condition: unknown }, actor: Actor): Promise<SegmentView> {
+    const prepared = await this.prepare(input.condition);
+    const row = await this.deps.db.transaction().execute(async (trx) => {
+      const inserted = await insertSegment(trx, {
+        name: input.name,
+        kind: 'condition',
+        condition: prepared.condition,
+        ruleRefs: prepared.rules,
+        segmentRefs: prepared.segments,
+        listRefs: prepared.lists,
+        createdBy: actor.name,
+      });
+      await recordAudit(trx, actor, {
+        action: 'segment.create',
+        targetType: 'segment',
+        targetId: inserted.id,
+        after: { name: inserted.name, condition: prepared.condition },
+      });
+      return inserted;
+    });
+    return this.view(await this.build(row, () => this.deps.engine.materialise(row.id, prepared)), actor);
+  }
+
+  /**
+   * A segment from an uploaded file of phone numbers: members are the customers whose msisdn is
+   * in the file; malformed lines and numbers no customer has are reported, never silently dropped.
+   */
+  async createFromUpload(input: { name: string; filePath: string; filename: string }, actor: Actor): Promise<SegmentView> {
+    const row = await this.deps.db.transaction().execute(async (trx) => {
+      const inserted = await insertSegment(trx, {
+        name: input.name,
+        kind: 'upload',
+        condition: null,
+        ruleRefs: [],
+        segmentRefs: [],
+        listRefs: [],
+        createdBy: actor.name,
+      });
+      await recordAudit(trx, actor, {
+        action: 'segment.upload',
+        targetType: 'segment',
+        targetId: inserted.id,
+        after: { name: inserted.name, filename: input.filename },
+      });
+      return inserted;
+    });
+    const ready = await this.build(row, async () => {
+      const made = await this.deps.engine.materialiseUpload(row.id, input.filePath, this.deps.msisdnPattern);
+      return { ...made, uploadReport: uploadReport(input.filename, made) };
+    });
+    return this.view(ready, actor);
+  }
+
+  async get(id: string, actor: Actor): Promise<SegmentView> {
+    return this.view(await this.require(id), actor);
+  }
+
+  async list(page: { limit: number; cursor?: string }, actor: Actor): Promise<{ segments: SegmentView[]; nextCursor: string | null }> {
+    const before = page.cursor === undefined ? undefined : decodeListCursor(page.cursor);
+    const rows = await listSegments(this.deps.db, { limit: page.limit + 1, before });
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const last = shown.at(-1);
+    return {
+      segments: shown.map((row) => this.view(row, actor)),
+      nextCursor: more && last ? encodeListCursor(new Date(last.created_at), last.id) : null,
+    };
+  }
+
+  async members(id: string, page: { limit: number; cursor?: string }, actor: Actor): Promise<MembersPage> {
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+    const segment = await this.requireReady(id);
+    const rows = await this.deps.engine.membersPage(segment.id, after, page.limit + 1);
+    const more = rows.length > page.limit;
+    const shown = more ? rows.slice(0, page.limit) : rows;
+    const last = shown.at(-1);
+    return {
+      members: shown.map((row) => maskMember(row, actor)),
+      nextCursor: more && last ? encodeCursor(last.customer_id) : null,
+    };
+  }
+
+  /**
+   * The member list as CSV, masked for the caller's role. The export is audited before the first
+   * byte leaves: it is a copy of personal data, whether or not the client reads it to the end.
+   */
+  async export(id: string, actor: Actor): Promise<SegmentExport> {
+    const segment = await this.requireReady(id);
+    await recordAudit(this.deps.db, actor, {
+      action: 'segment.export',
+      targetType: 'segment',
+      targetId: segment.id,
+      details: { rows: segment.member_count, masked: !seesFullNumbers(actor.role), columns: MEMBER_COLUMNS },
+    });
+    const engine = this.deps.engine;
+    async function* chunks(): AsyncGenerator<string> {
+      // A BOM, so spreadsheet software opens the Chinese names as UTF-8.
+      yield `\uFEFF${MEMBER_COLUMNS.join(',')}\r\n`;
+      let after: number | undefined;
+      for (;;) {
+        const rows = await engine.membersPage(segment.id, after, EXPORT_PAGE_ROWS);
+        if (rows.length === 0) return;
+        yield rows.map((row) => `${MEMBER_COLUMNS.map((col) => csvField(maskMember(row, actor)[col])).join(',')}\r\n`).join('');
+        if (rows.length < EXPORT_PAGE_ROWS) return;
+        after = rows.at(-1)!.customer_id;
+      }
+    }
+    return { filename: `segment-${segment.id}.csv`, chunks: chunks() };
+  }
+
+  /** Recomputes the members on the current warehouse snapshot (and current rule definitions). */
+  async refresh(id: string, actor: Actor): Promise<RefreshOutcome> {
+    const segment = await this.require(id);
+    if (segment.status === 'building') throw new AppError('CONFLICT', `Segment ${id} is still being built`);
+    const versionsBefore = segment.snapshot_versions;
+    // A failed refresh rolls back in the warehouse: the old members stay valid for the snapshot they
+    // record, so the segment keeps its status and the error goes to the caller.
+    let outcome: { before: number; count: number; added: number; removed: number; snapshotVersions: Record<string, number>; uploadReport?: unknown };
+    if (segment.kind === 'upload') {
+      const refreshed = await this.deps.engine.refreshUpload(segment.id);
+      const previous = segment.upload_report as UploadReportView | null;
+      outcome = { ...refreshed, uploadReport: previous ? { ...previous, notInWarehouse: refreshed.notInWarehouse } : undefined };
+    } else {
+      const prepared = await this.prepare(segment.condition);
+      if (prepared.segments.includes(segment.id)) {
+        throw new AppError('BAD_CONDITION', 'The condition now reaches this segment itself (through a changed rule)', [
+          { path: 'condition', message: `refers to segment ${segment.id}` },
+        ]);
+      }
+      outcome = await this.deps.engine.refresh(segment.id, prepared);
+      await updateSegmentRefs(this.deps.db, segment.id, { ruleRefs: prepared.rules, segmentRefs: prepared.segments, listRefs: prepared.lists });
+    }
+    const updated = await this.deps.db.transaction().execute(async (trx) => {
+      const ready = await markSegmentReady(trx, segment.id, {
+        memberCount: outcome.count,
+        snapshotVersions: outcome.snapshotVersions,
+        uploadReport: outcome.uploadReport,
+      });
+      await recordAudit(trx, actor, {
+        action: 'segment.refresh',
+        targetType: 'segment',
+        targetId: segment.id,
+        before: { count: outcome.before, snapshotVersions: versionsBefore },
+        after: { count: outcome.count, snapshotVersions: outcome.snapshotVersions },
+        details: { added: outcome.added, removed: outcome.removed },
+      });
+      return ready;
+    });
+    return {
+      segment: this.view(updated, actor),
+      before: outcome.before,
+      after: outcome.count,
+      added: outcome.added,
+      removed: outcome.removed,
+      snapshotVersionsBefore: versionsBefore,
+    };
+  }
+
+  /** Refuses (409 IN_USE, naming them) while another segment, a rule or a campaign depends on it. */
+  async delete(id: string, actor: Actor): Promise<void> {
+    const found = await this.require(id);
+    const users: FieldProblem[] = [];
+    for (const ref of await segmentsReferencingSegment(this.deps.db, found.id)) {
+      users.push({ path: 'segment', message: `segment "${ref.name}" (${ref.id}) refers to it` });
+    }
+    for (const check of this.dependants) {
+      for (const name of await check.find(found.id)) users.push({ path: check.kind, message: `${check.kind} "${name}" refers to it` });
+    }
+    if (users.length > 0) {
+      throw new AppError('IN_USE', `Segment "${found.name}" is still used by ${users.length} other object(s)`, users);
+    }
+    await this.deps.db.transaction().execute(async (trx) => {
+      const locked = await findSegmentForUpdate(trx, found.id);
+      if (!locked) throw new AppError('NOT_FOUND', `No segment ${id}`);
+      await deleteSegmentRow(trx, found.id);
+      await recordAudit(trx, actor, {
+        action: 'segment.delete',
+        targetType: 'segment',
+        targetId: found.id,
+        before: { name: locked.name, kind: locked.kind, condition: locked.condition, count: locked.member_count },
+      });
+    });
+    await this.deps.engine.drop(found.id);
+  }
+
+  private async prepare(input: unknown): Promise<PreparedCustomerCondition> {
+    const prepared = await this.deps.conditions.prepare(input, 'condition');
+    if (prepared.lists.length > 0) await this.deps.mirror.sync();
+    return prepared;
+  }
+
+  /** Runs the warehouse side; the row becomes `ready` with its count, or `failed` with the reason. */
+  private async build(
+    row: SegmentRow,
+    work: () => Promise<{ count: number; snapshotVersions: Record<string, number>; uploadReport?: unknown }>,
+  ): Promise<SegmentRow> {
+    let result: Awaited<ReturnType<typeof work>>;
+    try {
+      result = await work();
+    } catch (error) {
+      await markSegmentFailed(this.deps.db, row.id, describeFailure(error));
+      await this.deps.engine.drop(row.id).catch(() => undefined);
+      throw error;
+    }
+    return markSegmentReady(this.deps.db, row.id, {
+      memberCount: result.count,
+      snapshotVersions: result.snapshotVersions,
+      uploadReport: result.uploadReport,
+    });
+  }
+
+  private async require(id: string): Promise<SegmentRow> {
+    const row = isUuid(id) ? await findSegment(this.deps.db, id) : undefined;
+    if (!row) throw new AppError('NOT_FOUND', `No segment ${id}`);
+    return row;
+  }
+
+  private async requireReady(id: string): Promise<SegmentRow> {
+    const row = await this.require(id);
+    if (row.status === 'building') throw new AppError('CONFLICT', `Segment ${id} is still being built; try again shortly`);
+    if (row.status === 'failed') throw new AppError('CONFLICT', `Segment ${id} failed to build (${row.error ?? 'unknown reason'}); refresh it`);
+    return row;
+  }
+
+  private checkBreakdown(columns: string[]): string[] {
+    const customers = this.deps.catalog.dataset('customers')!;
+    const problems: FieldProblem[] = [];
+    columns.forEach((name, i) => {
+      if (IDENTIFYING_COLUMNS.has(name)) problems.push({ path: `breakdown[${i}]`, message: `${name} identifies a customer; it cannot be a breakdown` });
+      else if (!customers.columns.some((c) => c.name === name)) {
+        problems.push({ path: `breakdown[${i}]`, message: `unknown customers column "${name}"` });
+      }
+    });
+    if (problems.length > 0) throw new AppError('VALIDATION', 'Breakdown columns must be customers columns', problems);
+    return [...new Set(columns)];
+  }
+
+  private sampleColumns(): string[] {
+    return this.deps.catalog.dataset('customers')!.columns.map((c) => c.name);
+  }
+
+  private view(row: SegmentRow, actor: Actor): SegmentView {
+    const report = row.upload_report as UploadReportView | null;
+    return {
+      id: row.id,
+      name: row.name,
+      kind: row.kind,
+      status: row.status,
+      count: row.member_count,
+      condition: row.condition ?? null,
+      snapshotVersions: row.snapshot_versions,
+      refs: { rules: row.rule_refs, segments: row.segment_refs, lists: row.list_refs },
+      uploadReport: report ? uploadReportFor(actor, report) : null,
+      error: row.error,
+      createdBy: row.created_by,
+      createdAt: toIso(row.created_at)!,
+      refreshedAt: toIso(row.refreshed_at),
+    };
+  }
+}
+
+/**
+ * Segment status straight from Postgres, for the condition compiler, which is built before (and
+ * used by) the segment service.
+ */
+export function segmentStatusSource(db: Db): SegmentSource {
+  return { status: async (id) => (isUuid(id) ? findSegmentStatus(db, id) : undefined) };
+}
+
+function isUuid(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}
+
+function encodeListCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`s:${createdAt.toISOString()}|${id}`).toString('base64url');
+}
+
+function decodeListCursor(cursor: string): { createdAt: Date; id: string } {
+  const match = /^s:([0-9T:.\-Z]+)\|([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const createdAt = match ? new Date(match[1]!) : undefined;
+  if (!match || !createdAt || Number.isNaN(createdAt.getTime())) {
+    throw new AppError('VALIDATION', 'The cursor is not one this API handed out', [{ path: 'cursor', message: 'unknown cursor' }]);
+  }
+  return { createdAt, id: match[2]! };
+}
+
+function breakdownView(breakdown: PreviewCounts['breakdown']): Preview['breakdown'] {
+  const out: Preview['breakdown'] = {};
+  for (const [column, { values, otherCount }] of Object.entries(breakdown)) {
+    const counts: Record<string, number> = {};
+    for (const v of values) counts[v.value ?? NULL_KEY] = v.count;
+    if (otherCount > 0) counts[OTHER_KEY] = otherCount;
+    out[column] = counts;
+  }
+  return out;
+}
+
+function maskMember(row: MemberRow, actor: Actor): MemberRow {
+  return { ...row, msisdn: msisdnFor(actor.role, row.msisdn) };
+}
+
+function uploadReport(filename: string, made: UploadMaterialised): UploadReportView {
+  return { filename, ...made.file, notInWarehouse: made.notInWarehouse };
+}
+
+function uploadReportFor(actor: Actor, report: UploadReportView): UploadReportView {
+  return {
+    ...report,
+    ...phoneNumberReportFor(actor.role, report),
+    notInWarehouse: { count: report.notInWarehouse.count, first: report.notInWarehouse.first.map((m) => msisdnFor(actor.role, m)) },
+  };
+}
+
+/** A short reason for the status row; the full error goes to the log through the HTTP layer. */
+function describeFailure(error: unknown): string {
+  if (error instanceof AppError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!.slice(0, 500);
+}
