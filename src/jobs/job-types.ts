@@ -36,7 +36,8 @@ export type JobHandlers<Q extends QueueName> = { [N in JobsOfQueue<Q>]: JobHandl
  * starting up upserts the same schedule instead of adding another one, and each run's job id is
  * derived from it (BullMQ: `repeat:<scheduler id>:<time>`), so a run is never queued twice.
  */
-export const REPEATABLE_JOBS: ReadonlyArray<{ name: JobName; everyMs: number }> = [{ name: 'mirror.sync', everyMs: 30_000 }];
+export type RepeatableJob = { [N in JobName]: { name: N; everyMs: number; data: JobPayload<N> } }[JobName];
+export const REPEATABLE_JOBS: readonly RepeatableJob[] = [{ name: 'mirror.sync', everyMs: 30_000, data: {} }];
 
 export function jobNamesOfQueue(queue: QueueName): JobName[] {
   return (Object.keys(JOB_TYPES) as JobName[]).filter((name) => JOB_TYPES[name].queue === queue);
