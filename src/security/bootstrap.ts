@@ -27,6 +27,7 @@ export async function ensureBootstrapAdminKey(container: Container, options: Boo
   writeFileSync(temporary, `${created.key}\n`, { mode: 0o600 });
   renameSync(temporary, keyFile);
   const out = options.out ?? process.stdout;
+  const shownPath = keyFile.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), keyFile) : keyFile;
   out.write(
     [
       '',
@@ -35,7 +36,7 @@ export async function ensureBootstrapAdminKey(container: Container, options: Boo
       '',
       `  ${created.key}`,
       '',
-      `  curl -H "Authorization: Bearer $(cat ${path.relative(process.cwd(), keyFile) || keyFile})" http://127.0.0.1:${container.config.PORT}/v1/datasets`,
+      `  curl -H "Authorization: Bearer $(cat ${shownPath})" http://127.0.0.1:${container.config.PORT}/v1/datasets`,
       '',
       '',
     ].join('\n'),

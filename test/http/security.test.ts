@@ -74,6 +74,8 @@ describe('authentication and roles on every route', () => {
         const res = await ctx.app.inject({ method, url, headers: ctx.auth(role), payload });
         const allowed = MAY_CALL[role].includes(route.access);
         if (allowed && (res.statusCode === 401 || res.statusCode === 403)) failures.push(`${role} ${method} ${url}: ${res.statusCode}, expected to pass auth`);
+        // Junk ids and empty bodies must be refused as the client's mistake, never crash a handler.
+        if (allowed && res.statusCode >= 500) failures.push(`${role} ${method} ${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
         if (!allowed && res.statusCode !== 403) failures.push(`${role} ${method} ${url}: ${res.statusCode}, expected 403`);
         if (!allowed && res.statusCode === 403) expect(res.json().code).toBe('FORBIDDEN');
       }
@@ -289,5 +291,52 @@ describe('rate limit', () => {
     const bucket = rateLimitBucket({ headers: { authorization: `Bearer ${key}` }, ip: '127.0.0.1' } as never);
     expect(bucket).toBe(`key:${hashKey(key).slice(0, 16)}`);
     expect(bucket).not.toContain(key.slice(12));
+  });
+});
+
+describe('multipart limits', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext({ UPLOAD_MAX_BYTES: '4096', RATE_LIMIT_PER_MINUTE: '100000' });
+  });
+  afterAll(async () => ctx?.close());
+
+  function multipart(parts: Array<{ name: string; filename?: string; content: string }>) {
+    const boundary = `----quanke${randomUUID().replaceAll('-', '')}`;
+    const body = parts
+      .map((p) =>
+        p.filename
+          ? `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"; filename="${p.filename}"\r\nContent-Type: text/plain\r\n\r\n${p.content}\r\n`
+          : `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"\r\n\r\n${p.content}\r\n`,
+      )
+      .join('');
+    return { payload: `${body}--${boundary}--\r\n`, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+  }
+
+  const upload = (parts: Parameters<typeof multipart>[0]) => {
+    const { payload, headers } = multipart(parts);
+    return ctx.app.inject({ method: 'POST', url: '/v1/segments/upload', headers: { ...headers, ...ctx.auth('analyst') }, payload });
+  };
+
+  it('answers 413 for a file over UPLOAD_MAX_BYTES, for a second file and for too many fields, and stays healthy', async () => {
+    const numbers = Array.from({ length: 600 }, (_, i) => `1380000${String(i).padStart(4, '0')}`).join('\n');
+    expect(numbers.length).toBeGreaterThan(4096);
+    const tooBig = await upload([{ name: 'name', content: 'big' }, { name: 'file', filename: 'n.txt', content: numbers }]);
+    expect(tooBig.statusCode).toBe(413);
+    expect(tooBig.json().code).toBe('PAYLOAD_TOO_LARGE');
+
+    const twoFiles = await upload([
+      { name: 'name', content: 'two' },
+      { name: 'file', filename: 'a.txt', content: '13800000001' },
+      { name: 'file2', filename: 'b.txt', content: '13800000002' },
+    ]);
+    expect(twoFiles.statusCode).toBe(413);
+
+    const fields = Array.from({ length: 12 }, (_, i) => ({ name: `f${i}`, content: 'x' }));
+    const manyFields = await upload([...fields, { name: 'file', filename: 'a.txt', content: '13800000001' }]);
+    expect(manyFields.statusCode).toBe(413);
+
+    expect((await ctx.app.inject({ url: '/ready' })).statusCode).toBe(200);
+    expect(ctx.container.config.UPLOAD_MAX_BYTES).toBe(4096);
   });
 });
