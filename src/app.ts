@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
 import type { Container } from './container.js';
 import { loggerOptions } from './logger.js';
@@ -19,6 +19,7 @@ import { healthRoutes } from './health/health.routes.js';
 import { catalogRoutes } from './catalog/catalog.routes.js';
 import { importRoutes } from './warehouse/import.routes.js';
 import { segmentRoutes } from './segments/segment.routes.js';
+import { ruleRoutes } from './rules/rule.routes.js';
 import { listRoutes } from './lists/list.routes.js';
 
 export interface BuildAppOptions {
@@ -55,6 +56,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
+    // Emits schemas registered with an id (e.g. Condition) as components the routes $ref.
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(securityPlugin, { config });
@@ -73,6 +76,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(queueDashboard, { container });
   await app.register(importRoutes, { container });
   await app.register(segmentRoutes, { container });
+  await app.register(ruleRoutes, { container });
   await app.register(listRoutes, { container });
   return app;
 }

@@ -10,6 +10,7 @@ import { ImportService } from './warehouse/import.service.js';
 import { ConditionService } from './conditions/condition.service.js';
 import { SegmentEngine } from './segments/segment.engine.js';
 import { SegmentService, segmentStatusSource } from './segments/segment.service.js';
+import { RuleService, ruleConditionSource } from './rules/rule.service.js';
 import { KeyService } from './security/key.service.js';
 import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
 import { JobQueues } from './jobs/queues.js';
@@ -32,6 +33,8 @@ export interface Container {
   catalog: Catalog;
   imports: ImportService;
   conditions: ConditionService;
+  /** The saved-rule library, seeded from config.RULES_DIR at start. */
+  rules: RuleService;
   segments: SegmentService;
   keys: KeyService;
   metrics: Metrics;
@@ -68,11 +71,10 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   imports.onDatasetChanged(async (dataset, connection) => {
     if (dataset === 'customers') await listMirror.resolveAllMembers(connection);
   });
-  // No saved rule exists until the rules library is wired in.
   const conditions = new ConditionService({
     catalog,
     config,
-    rules: { getCondition: async () => undefined },
+    rules: ruleConditionSource(db),
     segments: segmentStatusSource(db),
     lists,
   });
@@ -84,6 +86,9 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     mirror,
     msisdnPattern: config.MSISDN_PATTERN,
   });
+  const rules = new RuleService({ db, conditions, usage: segments, logger });
+  segments.addDependants({ kind: 'rule', find: (segmentId) => rules.rulesUsingSegment(segmentId) });
+  await rules.seedFromDirectory(config.RULES_DIR);
   observeWarehouse(metrics, warehouse);
   observeQueueDepth(metrics, () => queues.all(), logger);
 
@@ -96,6 +101,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     catalog,
     imports,
     conditions,
+    rules,
     segments,
     keys,
     metrics,

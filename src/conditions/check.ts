@@ -327,3 +327,36 @@ function scalarProblem(value: Scalar, target: ValueTarget, checkCodes: boolean):
   }
 }
 
+
+/** The rule, segment and list names a condition names itself (rules not followed), each once. */
+export function directReferences(condition: Condition): { rules: string[]; segments: string[]; lists: string[] } {
+  const rules = new Set<string>();
+  const segments = new Set<string>();
+  const lists = new Set<string>();
+  const walk = (node: Condition): void => {
+    switch (kindOf(node)) {
+      case 'all':
+        (node as { all: Condition[] }).all.forEach(walk);
+        return;
+      case 'any':
+        (node as { any: Condition[] }).any.forEach(walk);
+        return;
+      case 'not':
+        walk((node as { not: Condition }).not);
+        return;
+      case 'rule':
+        rules.add((node as { rule: string }).rule);
+        return;
+      case 'segment':
+        segments.add((node as { segment: string }).segment.toLowerCase());
+        return;
+      case 'list':
+        lists.add((node as { list: string }).list);
+        return;
+      default:
+        return;
+    }
+  };
+  walk(condition);
+  return { rules: [...rules], segments: [...segments], lists: [...lists] };
+}

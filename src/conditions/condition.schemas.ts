@@ -164,26 +164,29 @@ function describeNodeProblem(input: unknown): string {
   return `${where}${first.message}`;
 }
 
-export const conditionNodeSchema: z.ZodType<Condition> = z.union(BRANCHES, {
-  error: (issue) => (issue.code === 'invalid_union' ? describeNodeProblem(issue.input) : undefined),
-}) as unknown as z.ZodType<Condition>;
-
-/**
- * The schema for a condition in a request body. Depth and size are checked on the raw JSON first,
- * so a 100,000-level document is rejected in linear time instead of overflowing the stack.
- */
-export const conditionSchema: z.ZodType<Condition> = z
-  .preprocess((input, ctx) => {
-    const problem = conditionBoundsProblem(input, DEFAULT_BOUNDS);
-    if (problem) ctx.issues.push({ code: 'custom', message: problem, input });
-    return input;
-  }, conditionNodeSchema)
+/** One condition node, recursively; the OpenAPI component `Condition`. Use it for responses. */
+export const conditionNodeSchema: z.ZodType<Condition> = z
+  .union(BRANCHES, {
+    error: (issue) => (issue.code === 'invalid_union' ? describeNodeProblem(issue.input) : undefined),
+  })
   .meta({
     id: 'Condition',
     description:
       'A set of customers. all/any/not combine conditions; field compares a customers column; exists and aggregate look at related datasets; rule, segment and list reference saved definitions.',
     examples: [{ all: [{ field: 'arpu', op: 'gte', value: 100 }, { not: { list: 'blacklist' } }] }],
   }) as unknown as z.ZodType<Condition>;
+
+/**
+ * A condition in a request body validated by zod alone. Depth and size are checked on the raw JSON
+ * first, so a 100,000-level document is rejected in linear time instead of overflowing the stack.
+ * Parse-only (it cannot encode responses). Routes that call `ConditionService.prepare` may instead
+ * take the body as unknown and let prepare report shape and catalog problems together.
+ */
+export const conditionSchema: z.ZodType<Condition> = z.preprocess((input, ctx) => {
+  const problem = conditionBoundsProblem(input, DEFAULT_BOUNDS);
+  if (problem) ctx.issues.push({ code: 'custom', message: problem, input });
+  return input;
+}, conditionNodeSchema) as unknown as z.ZodType<Condition>;
 
 export interface ConditionBounds {
   maxDepth: number;

@@ -15,6 +15,8 @@ export interface Database {
   exclusion_policy_versions: ExclusionPolicyVersionsTable;
   contact_history: ContactHistoryTable;
   targeting_runs: TargetingRunsTable;
+  rules: RulesTable;
+  rule_versions: RuleVersionsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -153,4 +155,30 @@ export interface TargetingRunsTable {
   created_by: string;
   created_at: CreatedAt;
   elapsed_ms: number;
+}
+
+export interface RulesTable {
+  name: string;
+  description: string;
+  /** jsonb: written as JSON text, read back parsed. */
+  condition: ColumnType<unknown, string, string>;
+  version: number;
+  source: 'library' | 'api';
+  rule_refs: string[];
+  segment_refs: string[];
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  updated_by: string;
+}
+
+export interface RuleVersionsTable {
+  id: Generated<number>;
+  name: string;
+  version: number;
+  change: 'create' | 'update' | 'delete';
+  source: 'library' | 'api';
+  description: string;
+  condition: ColumnType<unknown, string, never>;
+  changed_by: string;
+  changed_at: CreatedAt;
 }
