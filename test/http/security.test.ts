@@ -340,3 +340,23 @@ describe('multipart limits', () => {
     expect(ctx.container.config.UPLOAD_MAX_BYTES).toBe(4096);
   });
 });
+
+describe('readiness', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+  afterAll(async () => ctx?.close());
+
+  it('fails /ready while Redis is unreachable, and recovers when it is back', async () => {
+    expect((await ctx.app.inject({ url: '/ready' })).statusCode).toBe(200);
+    ctx.container.redis.disconnect();
+    const down = await ctx.app.inject({ url: '/ready' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json()).toMatchObject({ status: 'not_ready', dependencies: { redis: { ok: false }, postgres: { ok: true }, duckdb: { ok: true } } });
+    // Liveness is not readiness: the process itself is fine.
+    expect((await ctx.app.inject({ url: '/health' })).statusCode).toBe(200);
+    await ctx.container.redis.connect();
+    expect((await ctx.app.inject({ url: '/ready' })).statusCode).toBe(200);
+  });
+});
