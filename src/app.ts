@@ -21,6 +21,8 @@ import { importRoutes } from './warehouse/import.routes.js';
 import { segmentRoutes } from './segments/segment.routes.js';
 import { ruleRoutes } from './rules/rule.routes.js';
 import { listRoutes } from './lists/list.routes.js';
+import { policyRoutes } from './exclusions/policy.routes.js';
+import { targetingRoutes } from './exclusions/targeting.routes.js';
 
 export interface BuildAppOptions {
   /** Log requests (the server does; tests usually do not). */
@@ -78,5 +80,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(segmentRoutes, { container });
   await app.register(ruleRoutes, { container });
   await app.register(listRoutes, { container });
+  await app.register(policyRoutes, { container });
+  await app.register(targetingRoutes, { container });
   return app;
 }

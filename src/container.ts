@@ -19,6 +19,9 @@ import { WarehousePhoneNumberReader } from './lists/list.upload.js';
 import { ListMirror } from './lists/list.mirror.js';
 import { ContactHistoryMirror } from './exclusions/contact-history.mirror.js';
 import { MirrorCoordinator, type WarehouseMirror } from './exclusions/mirror.js';
+import { PolicyService } from './exclusions/policy.service.js';
+import { TargetingEngine } from './exclusions/targeting.engine.js';
+import { TargetingService } from './exclusions/targeting.service.js';
 
 /**
  * The composition root: configuration, connections, engines and services, built once. `server.ts`,
@@ -43,6 +46,8 @@ export interface Container {
   lists: ListService;
   /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
   mirror: WarehouseMirror;
+  policies: PolicyService;
+  targeting: TargetingService;
   close(): Promise<void>;
 }
 
@@ -86,6 +91,16 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     mirror,
     msisdnPattern: config.MSISDN_PATTERN,
   });
+  const policies = new PolicyService({ db, conditions, lists });
+  const targeting = new TargetingService({
+    db,
+    engine: new TargetingEngine(warehouse),
+    policies,
+    conditions,
+    segments,
+    mirror,
+    msisdnPattern: config.MSISDN_PATTERN,
+  });
   const rules = new RuleService({ db, conditions, usage: segments, logger });
   segments.addDependants({ kind: 'rule', find: (segmentId) => rules.rulesUsingSegment(segmentId) });
   await rules.seedFromDirectory(config.RULES_DIR);
@@ -108,6 +123,8 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     queues,
     lists,
     mirror,
+    policies,
+    targeting,
     async close() {
       await queues.close();
       await warehouse.close();

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { listValue, type DuckDBValue } from '@duckdb/node-api';
+import { toPlainRows, type Warehouse } from '../warehouse/duckdb.js';
+import { PROFILE_TABLE } from '../warehouse/schema.js';
+import { targetingTable } from '../warehouse/tables.js';
+
+export interface MaterialiseRequest {
+  runId: string;
+  /** The segment's members table (`segmentMembersTable(id)`). */
+  membersTable: string;
+  /** SQL over the profile row `c` giving the first removing step, 0 when kept. */
+  removedBySql: string;
+  params: DuckDBValue[];
+  seed: string;
+  /** How many kept customers go to the control group, given how many were kept. */
+  controlSize(kept: number): number;
+}
+
+export interface Materialised {
+  /** Segment members that are customers (the funnel's first row). */
+  segmentCount: number;
+  /** Customers removed per step number. */
+  removedByStep: Map<number, number>;
+  kept: number;
+  control: number;
+}
+
+export interface RunMember {
+  customerId: number;
+  removedByStep: number;
+  isControl: boolean;
+}
+
+export interface ContactEvidence {
+  campaignId: string;
+  category: string | null;
+  sentAt: string;
+}
+
+export interface SubscriptionEvidence {
+  productId: string;
+  startDate: string | null;
+  endDate: string | null;
+}
+
+/**
+ * The targeting run in DuckDB: one statement decides, for every member of the segment, the first
+ * exclusion step that removes them; the control group is then drawn from the kept customers by a
+ * seeded hash. The result table (`targetingTable(run)`) is the run's frozen answer.
+ */
+export class TargetingEngine {
+  constructor(private readonly warehouse: Warehouse) {}
+
+  async materialise(request: MaterialiseRequest): Promise<Materialised> {
+    const table = targetingTable(request.runId);
+    return this.warehouse.transaction(async (c) => {
+      await c.run(
+        `CREATE TABLE ${table} AS
+         SELECT m.customer_id, CAST(${request.removedBySql} AS SMALLINT) AS removed_by_step, FALSE AS is_control
+         FROM ${request.membersTable} m JOIN ${PROFILE_TABLE} c ON c.customer_id = m.customer_id`,
+        request.params,
+      );
+      const counted = await c.runAndReadAll(`SELECT removed_by_step AS step, count(*)::BIGINT AS n FROM ${table} GROUP BY ALL`);
+      const removedByStep = new Map<number, number>();
+      let segmentCount = 0;
+      let kept = 0;
+      for (const row of counted.getRowObjectsJS()) {
+        const step = Number(row.step);
+        const n = Number(row.n);
+        segmentCount += n;
+        if (step === 0) kept = n;
+        else removedByStep.set(step, n);
+      }
+      const control = Math.min(kept, request.controlSize(kept));
+      if (control > 0) {
+        // Top-k by a seeded hash (ties broken by id): the same seed draws the same customers. The
+        // seed enters the hash's input, not as a second argument: DuckDB combines per-argument
+        // hashes so cheaply that similar seeds ('run-1', 'run-2') would rank customers alike.
+        await c.run(
+          `UPDATE ${table} SET is_control = TRUE WHERE customer_id IN (
+             SELECT customer_id FROM ${table} WHERE removed_by_step = 0
+             ORDER BY hash(xor(customer_id, $1)), customer_id LIMIT $2)`,
+          [seedKey(request.seed), BigInt(control)],
+        );
+      }
+      return { segmentCount, removedByStep, kept, control };
+    });
+  }
+
+  async drop(runId: string): Promise<void> {
+    await this.warehouse.write((c) => c.run(`DROP TABLE IF EXISTS ${targetingTable(runId)}`));
+  }
+
+  async runExists(runId: string): Promise<boolean> {
+    const name = targetingTable(runId).slice(1, -1);
+    const rows = await this.warehouse.query<{ n: number }>('SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = $1', [name]);
+    return (rows[0]?.n ?? 0) > 0;
+  }
+
+  /** Customer ids that hold this number now. */
+  async customersWithNumber(msisdn: string): Promise<number[]> {
+    const rows = await this.warehouse.query<{ customer_id: number }>(
+      `SELECT customer_id FROM ${PROFILE_TABLE} WHERE msisdn = $1 ORDER BY customer_id`,
+      [msisdn],
+    );
+    return rows.map((r) => r.customer_id);
+  }
+
+  /** The run's rows for these customers (none when they were not in the segment). */
+  async runMembers(runId: string, customerIds: readonly number[]): Promise<RunMember[]> {
+    if (customerIds.length === 0) return [];
+    const rows = await this.warehouse.read(async (c) =>
+      toPlainRows<{ customer_id: number; removed_by_step: number; is_control: boolean }>(
+        (
+          await c.runAndReadAll(
+            `SELECT customer_id, removed_by_step, is_control FROM ${targetingTable(runId)}
+             WHERE customer_id IN (SELECT unnest($1::BIGINT[])) ORDER BY customer_id`,
+            [listValue(customerIds.map((id) => BigInt(id)))],
+          )
+        ).getRowObjectsJS(),
+      ),
+    );
+    return rows.map((r) => ({ customerId: r.customer_id, removedByStep: Number(r.removed_by_step), isControl: r.is_control }));
+  }
+
+  /** The latest contact of a customer since `since` (of `category` when given). */
+  async latestContact(customerId: number, since: Date, category: string | null): Promise<ContactEvidence | undefined> {
+    const rows = await this.warehouse.query<{ campaign_id: string; category: string | null; sent_at: Date }>(
+      `SELECT campaign_id, category, sent_at
+       FROM contact_history
+       WHERE customer_id = $1 AND sent_at >= CAST($2 AS TIMESTAMPTZ) AND ($3::VARCHAR IS NULL OR category = $3::VARCHAR)
+       ORDER BY sent_at DESC LIMIT 1`,
+      [BigInt(customerId), since.toISOString(), category],
+    );
+    const row = rows[0];
+    return row ? { campaignId: row.campaign_id, category: row.category, sentAt: new Date(row.sent_at).toISOString() } : undefined;
+  }
+
+  /** A subscription of the customer to the product still active on `today`. */
+  async activeSubscription(customerId: number, productId: string, today: string): Promise<SubscriptionEvidence | undefined> {
+    const rows = await this.warehouse.query<{ product_id: string; start_date: string | null; end_date: string | null }>(
+      `SELECT product_id, CAST(start_date AS VARCHAR) AS start_date, CAST(end_date AS VARCHAR) AS end_date
+       FROM subscriptions
+       WHERE customer_id = $1 AND product_id = $2 AND (end_date IS NULL OR end_date >= CAST($3 AS DATE))
+       ORDER BY start_date DESC NULLS LAST LIMIT 1`,
+      [BigInt(customerId), productId, today],
+    );
+    const row = rows[0];
+    return row ? { productId: row.product_id, startDate: row.start_date, endDate: row.end_date } : undefined;
+  }
+}
+
+/** 62 bits of the seed's SHA-256: a BIGINT to mix into every customer id before hashing. */
+export function seedKey(seed: string): bigint {
+  return createHash('sha256').update(seed).digest().readBigInt64BE(0) >> 2n;
+}

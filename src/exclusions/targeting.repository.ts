@@ -1,0 +1,54 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, TargetingRunsTable } from '../db/schema.js';
+
+export type TargetingRunRow = Selectable<TargetingRunsTable>;
+
+export interface NewTargetingRun {
+  id: string;
+  segmentId: string;
+  campaignId: string | null;
+  policyName: string;
+  policyVersion: number;
+  steps: unknown[];
+  productId: string | null;
+  category: string | null;
+  controlPercent: number;
+  seed: string;
+  asOf: Date;
+  funnel: unknown;
+  segmentCount: number;
+  controlCount: number;
+  targetCount: number;
+  createdBy: string;
+  elapsedMs: number;
+}
+
+export async function insertTargetingRun(db: Kysely<Database>, run: NewTargetingRun): Promise<TargetingRunRow> {
+  return db
+    .insertInto('targeting_runs')
+    .values({
+      id: run.id,
+      segment_id: run.segmentId,
+      campaign_id: run.campaignId,
+      policy_name: run.policyName,
+      policy_version: run.policyVersion,
+      steps: JSON.stringify(run.steps),
+      product_id: run.productId,
+      category: run.category,
+      control_percent: run.controlPercent,
+      seed: run.seed,
+      as_of: run.asOf,
+      funnel: JSON.stringify(run.funnel),
+      segment_count: run.segmentCount,
+      control_count: run.controlCount,
+      target_count: run.targetCount,
+      created_by: run.createdBy,
+      elapsed_ms: run.elapsedMs,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findTargetingRun(db: Kysely<Database>, id: string): Promise<TargetingRunRow | undefined> {
+  return db.selectFrom('targeting_runs').selectAll().where('id', '=', id).executeTakeFirst();
+}

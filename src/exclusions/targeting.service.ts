@@ -1,0 +1,312 @@
+import { randomUUID } from 'node:crypto';
+import type { PreparedCondition } from '../conditions/condition.service.js';
+import { SqlParams } from '../conditions/params.js';
+import type { Db } from '../db/kysely.js';
+import { AppError } from '../http/errors.js';
+import { findEntry } from '../lists/list.repository.js';
+import { recordAudit } from '../security/audit.js';
+import { msisdnFor } from '../security/mask.js';
+import type { Actor } from '../security/roles.js';
+import { normalisePhoneNumber } from '../uploads/phone-numbers.js';
+import { segmentMembersTable } from '../warehouse/tables.js';
+import { buildFunnel, compileRemovedBy, contactSince, controlGroupSize, type FunnelEntry } from './funnel.js';
+import type { WarehouseMirror } from './mirror.js';
+import { stepSchema, type PolicyStep } from './policy.schemas.js';
+import { assertNever, type ConditionPreparer, type PolicyService } from './policy.service.js';
+import type { ContactEvidence, SubscriptionEvidence, TargetingEngine } from './targeting.engine.js';
+import { findTargetingRun, insertTargetingRun, type TargetingRunRow } from './targeting.repository.js';
+
+/** Segments as targeting needs them (src/segments/segment.service.ts satisfies it). */
+export interface SegmentLookup {
+  status(id: string): Promise<'building' | 'ready' | 'failed' | undefined>;
+}
+
+export interface TargetingRequest {
+  segmentId: string;
+  /** Exclusion policy name; default `default`. */
+  policy?: string;
+  productId?: string | null;
+  category?: string | null;
+  /** 0–50; default 5. */
+  controlGroupPercent?: number;
+  /** Any string; default random. The same seed over the same kept customers draws the same control group. */
+  seed?: string;
+  /** Set when a campaign is being targeted. */
+  campaignId?: string | null;
+}
+
+export interface TargetingRunView {
+  id: string;
+  segmentId: string;
+  campaignId: string | null;
+  policy: { name: string; version: number };
+  productId: string | null;
+  category: string | null;
+  controlGroupPercent: number;
+  seed: string;
+  asOf: string;
+  funnel: FunnelEntry[];
+  control: number;
+  target: number;
+  createdBy: string;
+  createdAt: string;
+  elapsedMs: number;
+}
+
+export type ListEvidence = {
+  kind: 'list';
+  list: string;
+  reason: string | null;
+  source: string;
+  addedBy: string;
+  addedAt: string;
+  expiresAt: string | null;
+  removedAt: string | null;
+  removedBy: string | null;
+};
+export type Evidence =
+  | ListEvidence
+  | ({ kind: 'contact'; days: number } & ContactEvidence)
+  | ({ kind: 'subscription' } & SubscriptionEvidence)
+  | { kind: 'condition'; condition: unknown };
+
+export interface Explanation {
+  runId: string;
+  msisdn: string;
+  customerId: number | null;
+  outcome: 'target' | 'control' | 'excluded' | 'not_in_segment' | 'not_a_customer';
+  step: { index: number; name: string; type: PolicyStep['type'] } | null;
+  evidence: Evidence | null;
+  explanation: string;
+}
+
+export const DEFAULT_CONTROL_PERCENT = 5;
+export const DEFAULT_POLICY = 'default';
+
+/**
+ * Targeting: a segment through an exclusion policy, then the control group. `run` serves the
+ * preview endpoint now and `POST /v1/campaigns/:id/target` later (with `campaignId`). The run's
+ * per-customer answer stays in DuckDB (`targetingTable(id)`), its funnel in Postgres.
+ */
+export class TargetingService {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      engine: TargetingEngine;
+      policies: PolicyService;
+      conditions: ConditionPreparer;
+      segments: SegmentLookup;
+      mirror: WarehouseMirror;
+      msisdnPattern: string;
+      now?: () => Date;
+    },
+  ) {}
+
+  async run(request: TargetingRequest, actor: Actor): Promise<TargetingRunView> {
+    const started = performance.now();
+    await this.requireReadySegment(request.segmentId);
+    const policy = await this.deps.policies.get(request.policy ?? DEFAULT_POLICY);
+    const conditions = new Map<number, PreparedCondition>();
+    for (const [i, step] of policy.steps.entries()) {
+      if (step.type === 'condition') conditions.set(i, await this.deps.conditions.prepare(step.condition, `policy.steps[${i}].condition`));
+    }
+    await this.deps.mirror.sync();
+
+    const asOf = this.now();
+    const productId = request.productId ?? null;
+    const category = request.category ?? null;
+    const percent = request.controlGroupPercent ?? DEFAULT_CONTROL_PERCENT;
+    const seed = request.seed ?? randomUUID();
+    const params = new SqlParams();
+    const compiled = compileRemovedBy(policy.steps, { asOf, today: localDate(asOf), productId, category, conditions }, params);
+    const id = randomUUID();
+    const result = await this.deps.engine.materialise({
+      runId: id,
+      membersTable: segmentMembersTable(request.segmentId),
+      removedBySql: compiled.sql,
+      params: params.values,
+      seed,
+      controlSize: (kept) => controlGroupSize(kept, percent),
+    });
+    const funnel = buildFunnel(result.segmentCount, result.removedByStep, compiled.steps);
+    try {
+      const row = await this.deps.db.transaction().execute(async (trx) => {
+        const inserted = await insertTargetingRun(trx, {
+          id,
+          segmentId: request.segmentId,
+          campaignId: request.campaignId ?? null,
+          policyName: policy.name,
+          policyVersion: policy.version,
+          steps: policy.steps,
+          productId,
+          category,
+          controlPercent: percent,
+          seed,
+          asOf,
+          funnel,
+          segmentCount: result.segmentCount,
+          controlCount: result.control,
+          targetCount: result.kept - result.control,
+          createdBy: actor.name,
+          elapsedMs: Math.round(performance.now() - started),
+        });
+        await recordAudit(trx, actor, {
+          action: 'targeting.run',
+          targetType: 'targeting_run',
+          targetId: id,
+          after: { segmentId: request.segmentId, policy: `${policy.name}@${policy.version}`, control: result.control, target: result.kept - result.control },
+          details: { campaignId: request.campaignId ?? null, productId, category, controlGroupPercent: percent },
+        });
+        return inserted;
+      });
+      return runView(row);
+    } catch (error) {
+      await this.deps.engine.drop(id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<TargetingRunView> {
+    return runView(await this.requireRun(id));
+  }
+
+  /** Why a number is (not) in the run's target: the outcome and the evidence of the removing step. */
+  async explain(id: string, rawMsisdn: string, actor: Actor): Promise<Explanation> {
+    const msisdn = normalisePhoneNumber(rawMsisdn, new RegExp(this.deps.msisdnPattern));
+    if (msisdn === undefined) {
+      throw new AppError('VALIDATION', 'msisdn is not a phone number', [{ path: 'msisdn', message: `must match ${this.deps.msisdnPattern}` }]);
+    }
+    const run = await this.requireRun(id);
+    if (!(await this.deps.engine.runExists(id))) throw new AppError('NOT_FOUND', `The results of targeting run ${id} are no longer kept`);
+    const shown = msisdnFor(actor.role, msisdn);
+    const base = { runId: id, msisdn: shown, step: null, evidence: null };
+    const customers = await this.deps.engine.customersWithNumber(msisdn);
+    if (customers.length === 0) {
+      return { ...base, customerId: null, outcome: 'not_a_customer', explanation: `${shown} is not the number of any customer in the warehouse` };
+    }
+    const member = (await this.deps.engine.runMembers(id, customers))[0];
+    if (!member) {
+      return { ...base, customerId: customers[0]!, outcome: 'not_in_segment', explanation: `Customer ${customers[0]} (${shown}) is not in segment ${run.segment_id}` };
+    }
+    if (member.removedByStep === 0) {
+      const outcome = member.isControl ? 'control' : 'target';
+      const explanation = member.isControl
+        ? `Customer ${member.customerId} passed every exclusion step and was drawn into the control group (held out, not messaged)`
+        : `Customer ${member.customerId} passed every exclusion step and is in the target`;
+      return { ...base, customerId: member.customerId, outcome, explanation };
+    }
+    const steps = (run.steps as unknown[]).map((s) => stepSchema.parse(s));
+    const step = steps[member.removedByStep - 1];
+    if (!step) throw new Error(`run ${id} has no step ${member.removedByStep}`);
+    const name = (run.funnel as FunnelEntry[]).find((f): f is Extract<FunnelEntry, { index: number }> => 'index' in f && f.index === member.removedByStep)?.step ?? step.type;
+    const evidence = await this.evidence(step, run, member.customerId, msisdn);
+    return {
+      ...base,
+      customerId: member.customerId,
+      outcome: 'excluded',
+      step: { index: member.removedByStep, name, type: step.type },
+      evidence,
+      explanation: `Customer ${member.customerId} was removed by step ${member.removedByStep} (${name})${describeEvidence(evidence)}`,
+    };
+  }
+
+  private async evidence(step: PolicyStep, run: TargetingRunRow, customerId: number, msisdn: string): Promise<Evidence | null> {
+    switch (step.type) {
+      case 'list':
+      case 'upload': {
+        const list = step.type === 'list' ? step.list : step.listId;
+        const entry = await findEntry(this.deps.db, list, msisdn);
+        if (!entry) return null;
+        return {
+          kind: 'list',
+          list,
+          reason: entry.reason,
+          source: entry.source,
+          addedBy: entry.created_by,
+          addedAt: entry.created_at.toISOString(),
+          expiresAt: entry.expires_at?.toISOString() ?? null,
+          removedAt: entry.deleted_at?.toISOString() ?? null,
+          removedBy: entry.deleted_by,
+        };
+      }
+      case 'recentContact': {
+        const contact = await this.deps.engine.latestContact(customerId, contactSince(run.as_of, step.days), step.sameCategory ? run.category : null);
+        return contact ? { kind: 'contact', days: step.days, ...contact } : null;
+      }
+      case 'hasProduct': {
+        if (!run.product_id) return null;
+        const subscription = await this.deps.engine.activeSubscription(customerId, run.product_id, localDate(run.as_of));
+        return subscription ? { kind: 'subscription', ...subscription } : null;
+      }
+      case 'condition':
+        return { kind: 'condition', condition: step.condition };
+      default:
+        return assertNever(step);
+    }
+  }
+
+  private async requireReadySegment(id: string): Promise<void> {
+    const status = await this.deps.segments.status(id);
+    if (status === undefined) throw new AppError('NOT_FOUND', `No segment ${id}`, [{ path: 'segmentId', message: 'no such segment' }]);
+    if (status === 'building') throw new AppError('CONFLICT', `Segment ${id} is still being built; try again shortly`);
+    if (status === 'failed') throw new AppError('CONFLICT', `Segment ${id} failed to build; refresh it first`);
+  }
+
+  private async requireRun(id: string): Promise<TargetingRunRow> {
+    const row = UUID.test(id) ? await findTargetingRun(this.deps.db, id) : undefined;
+    if (!row) throw new AppError('NOT_FOUND', `No targeting run ${id}`);
+    return row;
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The calendar date at `at` in the server's time zone, the one subscription dates are written in. */
+export function localDate(at: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
+}
+
+function describeEvidence(evidence: Evidence | null): string {
+  if (!evidence) return '';
+  switch (evidence.kind) {
+    case 'list': {
+      const reason = evidence.reason ? `, reason "${evidence.reason}"` : '';
+      const removed = evidence.removedAt ? `; the entry has since been removed by ${evidence.removedBy} at ${evidence.removedAt}` : '';
+      return `: on the ${evidence.list} list, added by ${evidence.addedBy} at ${evidence.addedAt}${reason}${removed}`;
+    }
+    case 'contact':
+      return `: contacted by campaign ${evidence.campaignId}${evidence.category ? ` (${evidence.category})` : ''} at ${evidence.sentAt}, within ${evidence.days} days`;
+    case 'subscription':
+      return `: already subscribed to ${evidence.productId} since ${evidence.startDate ?? 'an unknown date'}${evidence.endDate ? ` until ${evidence.endDate}` : ''}`;
+    case 'condition':
+      return ': matched the step\'s condition';
+    default:
+      return assertNever(evidence);
+  }
+}
+
+function runView(row: TargetingRunRow): TargetingRunView {
+  const funnel = row.funnel as FunnelEntry[];
+  return {
+    id: row.id,
+    segmentId: row.segment_id,
+    campaignId: row.campaign_id,
+    policy: { name: row.policy_name, version: row.policy_version },
+    productId: row.product_id,
+    category: row.category,
+    controlGroupPercent: Number(row.control_percent),
+    seed: row.seed,
+    asOf: row.as_of.toISOString(),
+    funnel,
+    control: Number(row.control_count),
+    target: Number(row.target_count),
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+    elapsedMs: row.elapsed_ms,
+  };
+}
