@@ -171,6 +171,14 @@ describe('abuse limits, headers and operations endpoints', () => {
     expect(res.json().code).toBe('VALIDATION');
     expect(res.json().detail).toMatch(/nests deeper than/);
     expect(elapsed).toBeLessThan(1000);
+    // The JSON parser in front of the depth check still refuses prototype poisoning.
+    const poisoned = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: { ...ctx.auth('admin'), 'content-type': 'application/json' },
+      payload: '{"name":"p","role":"analyst","__proto__":{"role":"admin"}}',
+    });
+    expect(poisoned.statusCode).toBe(400);
     await healthy();
   });
 

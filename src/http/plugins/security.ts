@@ -19,18 +19,23 @@ export function rateLimitBucket(request: FastifyRequest): string {
   return token ? `key:${hashKey(token).slice(0, 16)}` : `ip:${request.ip}`;
 }
 
-/** Deepest nesting of arrays and objects in a parsed JSON value, stopping early past `limit`. */
-export function jsonDepthExceeds(value: unknown, limit: number): boolean {
-  // Iterative on purpose: a recursive walk is exactly what a deeply nested body would overflow.
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, depth } = stack.pop()!;
-    if (current === null || typeof current !== 'object') continue;
-    if (depth + 1 > limit) return true;
-    const children = Array.isArray(current) ? current : Object.values(current as Record<string, unknown>);
-    for (const child of children) {
-      if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1 });
-    }
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`, read from the raw text before
+ * anything is parsed: a megabyte of `[[[[…` is refused in one linear pass instead of being built
+ * into half a million nested arrays first.
+ */
+export function jsonNestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
 }
@@ -77,10 +82,16 @@ export const securityPlugin = fp(async (app: FastifyInstance, opts: { config: Co
   // and requests without a valid key must be limited too.
   app.addHook('onRequest', app.rateLimit());
 
+  // Fastify's own JSON parser (prototype-poisoning checks included), behind a nesting check.
   const depthLimit = maxJsonDepth(config);
-  app.addHook('preValidation', async (request) => {
-    if (request.body !== null && typeof request.body === 'object' && jsonDepthExceeds(request.body, depthLimit)) {
-      throw new AppError('VALIDATION', `The body nests deeper than ${depthLimit} levels`, [{ path: '', message: `nesting deeper than ${depthLimit}` }]);
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    const body = raw.toString();
+    if (jsonNestingExceeds(body, depthLimit)) {
+      done(new AppError('VALIDATION', `The body nests deeper than ${depthLimit} levels`, [{ path: '', message: `nesting deeper than ${depthLimit}` }]), undefined);
+      return;
     }
+    parseJson(request, body, done);
   });
 });
