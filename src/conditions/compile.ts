@@ -111,7 +111,7 @@ class Compiler {
   private field(node: FieldCondition, scope: { dataset: Dataset; alias: string }): string {
     const column = scope.dataset.columns.find((c) => c.name === node.field);
     if (!column) throw new Error(`field ${node.field} was not checked against ${scope.dataset.name}`);
-    return this.compare(this.col(scope.alias, column.name), true, node.op, node.value, this.dialect.paramType(column.type));
+    return this.compare(this.col(scope.alias, column.name), 'column', node.op, node.value, this.dialect.paramType(column.type));
   }
 
   private exists(node: { dataset: string; where?: Condition }): string {
@@ -132,14 +132,17 @@ class Compiler {
     if (lastMonths <= this.context.windowMonths && this.pivoted.has(field)) {
       const months = Array.from({ length: lastMonths }, (_, i) => this.col(this.alias, profileUsageColumn(field, i + 1)));
       const [expression, nullable] = this.pivotAggregate(fn, months, column.type);
-      return this.compare(expression, nullable, op, value, paramType);
+      return this.compare(expression, nullable ? 'expression' : false, op, value, paramType);
     }
     return this.windowAggregate(fn, field, lastMonths, op, value, paramType);
   }
 
-  /** The aggregate over the profile's month columns: a column expression, no join. */
+  /**
+   * The aggregate over the profile's month columns: a column expression, no join. Returns the
+   * expression and whether it can be NULL (no month with data).
+   */
   private pivotAggregate(fn: AggregateFn, months: string[], type: ColumnType): [string, boolean] {
-    const count = `(${months.map((m) => `CASE WHEN ${m} IS NULL THEN 0 ELSE 1 END`).join(' + ')})`;
+    const count = `(${months.map((m) => this.dialect.cast(`${m} IS NOT NULL`, 'INTEGER')).join(' + ')})`;
     const sumType = this.dialect.sumType(type);
     const sum = `(${months.map((m) => `COALESCE(${this.dialect.cast(m, sumType)}, 0)`).join(' + ')})`;
     switch (fn) {
@@ -148,7 +151,7 @@ class Compiler {
       case 'sum':
         return [`(CASE WHEN ${count} > 0 THEN ${sum} END)`, true];
       case 'avg':
-        return [`(CASE WHEN ${count} > 0 THEN ${this.dialect.cast(sum, 'DOUBLE')} / ${count} END)`, true];
+        return [`(${this.dialect.cast(sum, 'DOUBLE')} / NULLIF(${count}, 0))`, true];
       case 'min':
         return [this.dialect.leastIgnoringNulls(months), true];
       case 'max':
@@ -166,7 +169,7 @@ class Compiler {
     const months = this.params.add(lastMonths, 'INTEGER');
     const window = `SELECT ${id} FROM ${this.dialect.quoteIdent(WINDOW_DATASET)} ${u} WHERE ${id} IS NOT NULL AND ${this.col(u, 'month')} IN (SELECT month FROM usage_months WHERE month_rank <= ${months})`;
     const aggregate = `${fn}(${this.col(u, field)})`;
-    const having = this.compare(aggregate, fn !== 'count', op, value, paramType);
+    const having = this.compare(aggregate, fn === 'count' ? false : 'expression', op, value, paramType);
     const grouped = `${this.customerId} IN (${window} GROUP BY ${id} HAVING ${having})`;
     if (fn === 'count' && zeroSatisfies(op, value)) return `(${grouped} OR ${this.customerId} NOT IN (${window}))`;
     return grouped;
@@ -174,13 +177,17 @@ class Compiler {
 
   /**
    * `expression op value`, two-valued: when the expression may be NULL it matches nothing (`ne`
-   * and `not_in` included), so callers can negate the result safely.
+   * and `not_in` included), so callers can negate the result safely. A column is guarded with
+   * `IS NOT NULL AND`, which the engine pushes into the scan; a computed expression with
+   * `COALESCE(…, FALSE)`, so it is evaluated once per row instead of twice.
    */
-  private compare(expression: string, nullable: boolean, op: Op, value: Value | undefined, paramType: string): string {
+  private compare(expression: string, nullable: 'column' | 'expression' | false, op: Op, value: Value | undefined, paramType: string): string {
     if (op === 'is_null') return `${expression} IS NULL`;
     if (op === 'not_null') return `${expression} IS NOT NULL`;
     const comparison = this.comparison(expression, op, value, paramType);
-    return nullable ? `(${expression} IS NOT NULL AND ${comparison})` : `(${comparison})`;
+    if (nullable === 'column') return `(${expression} IS NOT NULL AND ${comparison})`;
+    if (nullable === 'expression') return `COALESCE(${comparison}, FALSE)`;
+    return `(${comparison})`;
   }
 
   private comparison(expression: string, op: Exclude<Op, 'is_null' | 'not_null'>, value: Value | undefined, paramType: string): string {

@@ -374,7 +374,7 @@ describe('aggregate windows', () => {
   it('compiles a window within K to profile columns and a longer one to usage_monthly', async () => {
     const params = new SqlParams();
     const short = (await pivot.prepare({ aggregate: { dataset: 'usage_monthly', fn: 'max', field: 'mou', lastMonths: 2, op: 'gt', value: 100 } })).predicate(params);
-    expect(short).toBe('(greatest(c."u_mou_m1", c."u_mou_m2") IS NOT NULL AND greatest(c."u_mou_m1", c."u_mou_m2") > CAST($1 AS DOUBLE))');
+    expect(short).toBe('COALESCE(greatest(c."u_mou_m1", c."u_mou_m2") > CAST($1 AS DOUBLE), FALSE)');
     const long = (await pivot.prepare({ aggregate: { dataset: 'usage_monthly', fn: 'max', field: 'mou', lastMonths: 12, op: 'gt', value: 100 } })).predicate(params);
     expect(long).toContain('FROM "usage_monthly" c_u WHERE');
     expect(long).toContain('month_rank <= CAST($2 AS INTEGER)');
