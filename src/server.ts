@@ -3,6 +3,8 @@ import { loadConfig, ConfigError } from './config.js';
 import { createContainer } from './container.js';
 import { createLogger } from './logger.js';
 import { SYSTEM_ACTOR } from './security/roles.js';
+import { ensureBootstrapAdminKey } from './security/bootstrap.js';
+import { startEmbeddedWorkers } from './jobs/embedded.js';
 import { loadSampleWarehouse, warehouseIsEmpty } from './warehouse/sample.js';
 
 async function main(): Promise<void> {
@@ -13,7 +15,9 @@ async function main(): Promise<void> {
     logger.info('warehouse is empty: importing the sample data (LOAD_SAMPLE_DATA=false to skip)');
     await loadSampleWarehouse(container.imports, { ...SYSTEM_ACTOR, name: 'sample-loader' });
   }
+  await ensureBootstrapAdminKey(container);
   const app = await buildApp(container);
+  const workers = await startEmbeddedWorkers(container);
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -23,6 +27,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 15_000).unref();
     try {
       await app.close();
+      await workers.close();
       await container.close();
     } finally {
       clearTimeout(force);

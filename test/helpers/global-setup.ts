@@ -23,6 +23,7 @@ async function dropTestDatabase(): Promise<void> {
 
 /** A fresh, migrated test database for the run; dropped afterwards so runs are repeatable. */
 export async function setup(): Promise<void> {
+  process.env.TEST_DATABASE_URL = TEST_DATABASE_URL;
   await dropTestDatabase();
   await ensureDatabase(TEST_DATABASE_URL);
   const db = createDb(TEST_DATABASE_URL, 2);
