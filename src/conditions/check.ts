@@ -30,6 +30,8 @@ const MAX_PROBLEMS_PER_LIST = 5;
 export interface RefSite {
   name: string;
   path: string;
+  /** The rule whose condition holds the reference, when it was reached through one. */
+  via?: string;
 }
 
 export interface ConditionRefs {

@@ -197,7 +197,7 @@ export class ConditionService {
   private async referenceProblems(refs: ConditionRefs): Promise<FieldProblem[]> {
     const problems: FieldProblem[] = [];
     const seen = new Set<string>();
-    for (const site of refs.segments as Array<RefSite & { via?: string }>) {
+    for (const site of refs.segments) {
       if (seen.has(`s:${site.name}`)) continue;
       seen.add(`s:${site.name}`);
       const status = await this.deps.segments.status(site.name);
@@ -206,7 +206,7 @@ export class ConditionService {
       else if (status === 'building') problems.push({ path: site.path, message: `segment ${site.name} is still being built${through}; try again when it is ready` });
       else if (status === 'failed') problems.push({ path: site.path, message: `segment ${site.name} failed to build${through}; refresh it first` });
     }
-    for (const site of refs.lists as Array<RefSite & { via?: string }>) {
+    for (const site of refs.lists) {
       if (seen.has(`l:${site.name}`)) continue;
       seen.add(`l:${site.name}`);
       if (!(await this.deps.lists.exists(site.name))) {

@@ -38,6 +38,15 @@ export interface RuleUsage {
   segmentsUsingRule(name: string): Promise<Array<{ id: string; name: string }>>;
 }
 
+/**
+ * Anything else that holds on to rules (an exclusion policy's condition step, a campaign). `find`
+ * returns readable names of what uses the rule, empty when nothing does.
+ */
+export interface RuleDependants {
+  kind: string;
+  find(ruleName: string): Promise<string[]>;
+}
+
 export interface RuleView {
   name: string;
   description: string;
@@ -110,9 +119,11 @@ export class RuleService {
     },
   ) {}
 
-  /** The segments feature registers itself here once it exists (it is built after the rules). */
-  setUsage(usage: RuleUsage): void {
-    this.deps.usage = usage;
+  private readonly dependants: RuleDependants[] = [];
+
+  /** Lets a feature that holds on to rules veto their deletion (409 IN_USE naming its users). */
+  addDependants(check: RuleDependants): void {
+    this.dependants.push(check);
   }
 
   async list(): Promise<RuleView[]> {
@@ -141,17 +152,23 @@ export class RuleService {
   async delete(name: string, actor: Actor): Promise<void> {
     // Asked before the transaction: holding a connection while waiting for another could starve the pool.
     const segments = await this.deps.usage.segmentsUsingRule(name);
+    const others: Record<string, string[]> = {};
+    for (const check of this.dependants) {
+      const found = await check.find(name);
+      if (found.length > 0) others[check.kind] = found;
+    }
     await this.deps.db.transaction().execute(async (trx) => {
       await lockRuleLibrary(trx);
       const row = await findRule(trx, name);
       if (!row) throw notFound(name);
       const rules = await rulesReferencingRule(trx, name);
-      if (rules.length > 0 || segments.length > 0) {
+      if (rules.length > 0 || segments.length > 0 || Object.keys(others).length > 0) {
         const users = [
           ...(rules.length > 0 ? [`rules ${rules.join(', ')}`] : []),
           ...(segments.length > 0 ? [`segments ${segments.map((s) => `${s.name} (${s.id})`).join(', ')}`] : []),
+          ...Object.entries(others).map(([kind, names]) => `${kind} ${names.join(', ')}`),
         ];
-        throw new AppError('IN_USE', `Rule ${name} is still used by ${users.join(' and ')}`, undefined, { rules, segments });
+        throw new AppError('IN_USE', `Rule ${name} is still used by ${users.join(' and ')}`, undefined, { rules, segments, others });
       }
       const version = Math.max(row.version, await lastRuleVersion(trx, name)) + 1;
       await deleteRuleRow(trx, name);

@@ -205,6 +205,16 @@ describe('DELETE', () => {
     expect(viaWrapper.json().segments).toEqual([{ id: segment.id, name: segment.name }]);
   });
 
+  it('refuses while a registered dependant (e.g. an exclusion policy) uses it', async () => {
+    const held = n('held-by-policy');
+    await put(held, { condition: { list: 'blacklist' } });
+    ctx.container.rules.addDependants({ kind: 'exclusion policies', find: async (name) => (name === held ? ['default'] : []) });
+    const refused = await del(held);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({ code: 'IN_USE', others: { 'exclusion policies': ['default'] } });
+    expect(refused.json().detail).toBe(`Rule ${held} is still used by exclusion policies default`);
+  });
+
   it('a segment referenced by a rule cannot be deleted under it', async () => {
     const created = await ctx.app.inject({
       method: 'POST',
