@@ -72,14 +72,13 @@ export class ConditionService {
 
   /** Validates (zod + catalog + references) and resolves rules; throws AppError BAD_CONDITION / RULE_CYCLE with paths prefixed by `path`. */
   async prepare(input: unknown, path = 'condition', options: PrepareOptions = {}): Promise<PreparedCondition> {
-    const condition = this.validate(input, path);
+    const { condition, refs: direct } = this.checked(input, path);
     const resolved = new Map<string, Condition>();
     const refs: ConditionRefs = { rules: [], segments: [], lists: [] };
     const problems: FieldProblem[] = [];
-    const direct = checkCondition(condition, this.deps.catalog, path);
-    await this.resolveRules(direct.refs, options.asRule ? [options.asRule] : [], resolved, refs, problems, undefined);
-    refs.segments.push(...direct.refs.segments);
-    refs.lists.push(...direct.refs.lists);
+    await this.resolveRules(direct, options.asRule ? [options.asRule] : [], resolved, refs, problems, undefined);
+    refs.segments.push(...direct.segments);
+    refs.lists.push(...direct.lists);
     if (problems.length === 0) problems.push(...this.expansionProblems(condition, resolved, path));
     problems.push(...(await this.referenceProblems(refs)));
     if (problems.length > 0) throw badCondition(problems);
@@ -98,18 +97,25 @@ export class ConditionService {
 
   /** Shape and catalog checks of one condition, all problems together; no references followed. */
   validate(input: unknown, path = 'condition'): Condition {
-    const bounds = { maxDepth: this.deps.config.CONDITION_MAX_DEPTH, maxNodes: this.deps.config.CONDITION_MAX_NODES };
-    const parsed = parseCondition(input, bounds, path);
+    return this.checked(input, path).condition;
+  }
+
+  private checked(input: unknown, path: string): { condition: Condition; refs: ConditionRefs } {
+    const parsed = parseCondition(input, this.bounds(), path);
     if (parsed.problems) throw badCondition(parsed.problems);
-    const { problems } = checkCondition(parsed.condition, this.deps.catalog, path);
+    const { problems, refs } = checkCondition(parsed.condition, this.deps.catalog, path);
     if (problems.length > 0) throw badCondition(problems);
-    return parsed.condition;
+    return { condition: parsed.condition, refs };
+  }
+
+  private bounds(): { maxDepth: number; maxNodes: number } {
+    return { maxDepth: this.deps.config.CONDITION_MAX_DEPTH, maxNodes: this.deps.config.CONDITION_MAX_NODES };
   }
 
   /**
    * Depth-first through rule references. `chain` is the path of rule names from the root; meeting
    * one of them again is a cycle. Problems inside a referenced rule are reported at the reference
-   * (`via`: the reference in the caller's condition through which this rule was reached).
+   * in the caller's condition through which it was reached (`via`), naming the rule that holds it.
    */
   private async resolveRules(
     direct: ConditionRefs,
@@ -130,13 +136,13 @@ export class ConditionService {
       }
       if (resolved.has(site.name)) continue;
       const raw = await this.deps.rules.getCondition(site.name);
-      const through = via ? ` (through rule ${JSON.stringify(via.name)})` : '';
+      const holder = chain.length > 0 && via ? chain[chain.length - 1] : undefined;
+      const through = holder ? ` (through rule ${JSON.stringify(holder)})` : '';
       if (raw === undefined) {
         problems.push({ path: at.path, message: `rule ${JSON.stringify(site.name)} does not exist${through}` });
         continue;
       }
-      const bounds = { maxDepth: this.deps.config.CONDITION_MAX_DEPTH, maxNodes: this.deps.config.CONDITION_MAX_NODES };
-      const parsed = parseCondition(raw, bounds, '');
+      const parsed = parseCondition(raw, this.bounds(), '');
       const checked = parsed.condition ? checkCondition(parsed.condition, this.deps.catalog, '') : undefined;
       const inner = parsed.problems ?? checked?.problems ?? [];
       if (inner.length > 0 || !parsed.condition || !checked) {
@@ -146,7 +152,6 @@ export class ConditionService {
         continue;
       }
       resolved.set(site.name, parsed.condition);
-      refs.rules.push(site);
       // Segments and lists inside rules are reported at the reference that brought them in.
       refs.segments.push(...checked.refs.segments.map((s) => ({ name: s.name, path: at.path, via: site.name })));
       refs.lists.push(...checked.refs.lists.map((s) => ({ name: s.name, path: at.path, via: site.name })));
