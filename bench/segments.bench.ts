@@ -1,0 +1,231 @@
+import type { Container } from '../src/container.js';
+import { SYSTEM_ACTOR } from '../src/security/roles.js';
+import { sizeLabel, type BenchCase, type BenchContext, type BenchSuite } from './harness.js';
+
+/**
+ * Segment previews, materialisation and set operations on the bench warehouse, against the same
+ * preview hand-written for Postgres (indexed, analysed) on the same fixture: what a team without
+ * Quanke would run. Counts are compared between the two engines on every size, so a fast wrong
+ * answer cannot pass for a result.
+ */
+
+const actor = { ...SYSTEM_ACTOR, name: 'bench' };
+/** The three lists the realistic condition excludes. */
+const EXCLUDED_LISTS = ['blacklist', 'complaint', 'dnd'] as const;
+const CITIES = ['广州', '深圳', '佛山', '东莞'];
+
+const FIELDS = [
+  { field: 'status', op: 'eq', value: 'active' },
+  { field: 'age', op: 'between', value: [25, 55] },
+  { field: 'arpu', op: 'gte', value: 50 },
+  { field: 'brand', op: 'in', value: ['gotone', 'easyown'] },
+  { field: 'is_5g_device', op: 'eq', value: true },
+  { field: 'tenure_months', op: 'gte', value: 12 },
+  { field: 'city', op: 'in', value: CITIES },
+];
+const NO_ACTIVE_5G_PLAN = {
+  not: { exists: { dataset: 'subscriptions', where: { all: [{ field: 'product_id', op: 'eq', value: 'P5G' }, { field: 'end_date', op: 'is_null' }] } } },
+};
+const HEAVY_DATA_3M = { aggregate: { dataset: 'usage_monthly', fn: 'avg', field: 'data_mb', lastMonths: 3, op: 'gt', value: 6000 } };
+const NOT_ON_LISTS = EXCLUDED_LISTS.map((list) => ({ not: { list } }));
+
+/** 7 field conditions, one exists, one aggregate over the last 3 months, three list anti-joins. */
+const REALISTIC = { all: [...FIELDS, NO_ACTIVE_5G_PLAN, HEAVY_DATA_3M, ...NOT_ON_LISTS] };
+const REALISTIC_NO_AGGREGATE = { all: [...FIELDS, NO_ACTIVE_5G_PLAN, ...NOT_ON_LISTS] };
+
+/** Two independent halves of the customers: about 5M members each at 10M. */
+const HALF_A = { field: 'brand', op: 'eq', value: 'easyown' };
+const HALF_B = { field: 'data_mb', op: 'gte', value: 8000 };
+
+/** The realistic condition as a Postgres team writes it: same semantics, their indexes, values bound. */
+function pgPreviewSql(withAggregate: boolean): string {
+  const lists = EXCLUDED_LISTS.map(
+    (_, i) => `AND NOT EXISTS (SELECT 1 FROM lists l WHERE l.msisdn = c.msisdn AND l.list_name = $${9 + i} AND (l.expires_at IS NULL OR l.expires_at > now()))`,
+  ).join('\n        ');
+  const aggregate = withAggregate
+    ? `AND c.customer_id IN (
+          SELECT u.customer_id FROM usage_monthly u WHERE u.month = ANY($12::date[])
+          GROUP BY u.customer_id HAVING avg(u.data_mb) > $13)`
+    : '';
+  return `
+    WITH m AS (
+      SELECT c.city, c.brand FROM customers c
+      WHERE c.status = $1 AND c.age BETWEEN $2 AND $3 AND c.arpu >= $4 AND c.brand = ANY($5::text[])
+        AND c.is_5g_device = $6 AND c.tenure_months >= $7 AND c.city = ANY($8::text[])
+        AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = c.customer_id AND s.product_id = 'P5G' AND s.end_date IS NULL)
+        ${lists}
+        ${aggregate}
+    )
+    SELECT GROUPING(city, brand) AS g, city, brand, count(*)::int AS n FROM m GROUP BY GROUPING SETS ((), (city), (brand))`;
+}
+
+function pgPreviewParams(lastMonths: string[], withAggregate: boolean): unknown[] {
+  const base = ['active', 25, 55, 50, ['gotone', 'easyown'], true, 12, CITIES, ...EXCLUDED_LISTS];
+  return withAggregate ? [...base, lastMonths, 6000] : base;
+}
+
+/** Per size: the bench lists in Postgres and mirrored into DuckDB, and the expected counts. */
+interface Prepared {
+  container: Container;
+  lastMonths: string[];
+  halves: { a: string; b: string };
+}
+
+const prepared = new Map<number, Promise<Prepared>>();
+
+function prepare(ctx: BenchContext, size: number): Promise<Prepared> {
+  let p = prepared.get(size);
+  if (!p) {
+    p = prepareSize(ctx, size);
+    prepared.set(size, p);
+  }
+  return p;
+}
+
+/**
+ * Loads the fixture's blacklist, complaint and dnd entries through the list service (once: the
+ * bench database keeps them), mirrors them, and materialises the two half segments.
+ */
+async function prepareSize(ctx: BenchContext, size: number): Promise<Prepared> {
+  const [container, fixture] = await Promise.all([ctx.quanke(size), ctx.fixtures(size)]);
+  const { lists, warehouse, mirror, segments } = container;
+  const counts = new Map((await lists.list()).map((l) => [l.name, l]));
+  for (const list of EXCLUDED_LISTS) {
+    const wanted = await warehouse.query<{ msisdn: string }>(
+      `SELECT msisdn FROM read_csv($1, header = true, columns = {'list_name': 'VARCHAR', 'msisdn': 'VARCHAR', 'reason': 'VARCHAR', 'expires_at': 'VARCHAR'})
+       WHERE list_name = $2 ORDER BY msisdn`,
+      [fixture.listsFile, list],
+    );
+    const have = counts.get(list)?.entries ?? 0;
+    if (have === wanted.length) continue;
+    ctx.log(`segments ${sizeLabel(size)}: adding ${wanted.length} ${list} entries`);
+    for (let i = 0; i < wanted.length; i += 50_000) {
+      await lists.addEntries(list, wanted.slice(i, i + 50_000).map((r) => r.msisdn), { reason: 'bench', source: 'api' }, actor);
+    }
+  }
+  await mirror.sync();
+  const months = await warehouse.query<{ month: string }>(
+    `SELECT strftime(month, '%Y-%m-%d') AS month FROM usage_months WHERE month_rank <= 3 ORDER BY month_rank`,
+  );
+  const a = await segments.create({ name: `bench half A ${sizeLabel(size)}`, condition: HALF_A }, actor);
+  const b = await segments.create({ name: `bench half B ${sizeLabel(size)}`, condition: HALF_B }, actor);
+  ctx.log(`segments ${sizeLabel(size)}: halves of ${a.count} and ${b.count} members`);
+  return { container, lastMonths: months.map((m) => m.month), halves: { a: a.id, b: b.id } };
+}
+
+/** Previews report the customers they evaluated (rows/s is then scan throughput); counts are checked separately. */
+async function previewCount(p: Prepared, condition: unknown): Promise<number> {
+  const preview = await p.container.segments.preview({ condition, sampleSize: 10 }, actor);
+  return preview.count;
+}
+
+async function pgCount(ctx: BenchContext, p: Prepared, size: number, withAggregate: boolean): Promise<number> {
+  const pg = await ctx.pg(size);
+  const { rows } = await pg.query<{ g: number; n: number }>(pgPreviewSql(withAggregate), pgPreviewParams(p.lastMonths, withAggregate));
+  return rows.find((r) => Number(r.g) === 3)?.n ?? 0;
+}
+
+const checked = new Map<string, number>();
+
+/** Both engines must agree on every count they are compared on. */
+function agree(key: string, count: number): void {
+  const seen = checked.get(key);
+  if (seen === undefined) checked.set(key, count);
+  else if (seen !== count) throw new Error(`${key}: DuckDB and Postgres disagree (${seen} vs ${count})`);
+}
+
+function cases(ctx: BenchContext): BenchCase[] {
+  const out: BenchCase[] = [];
+  for (const size of ctx.sizes) {
+    const label = sizeLabel(size);
+    const pgFull = 'postgres preview (hand-written, 7 fields + exists + aggregate + 3 lists)';
+    const pgNoAgg = 'postgres preview (hand-written, without the aggregate)';
+    out.push(
+      {
+        operation: pgFull,
+        size,
+        async prepare() {
+          await prepare(ctx, size);
+        },
+        async run() {
+          agree(`${label} full`, await pgCount(ctx, await prepare(ctx, size), size, true));
+          return size;
+        },
+      },
+      {
+        operation: 'segment preview (7 fields + exists + aggregate + 3 lists, count + city/brand + sample)',
+        size,
+        baseline: pgFull,
+        async run() {
+          agree(`${label} full`, await previewCount(await prepare(ctx, size), REALISTIC));
+          return size;
+        },
+      },
+      {
+        operation: pgNoAgg,
+        size,
+        async run() {
+          agree(`${label} no aggregate`, await pgCount(ctx, await prepare(ctx, size), size, false));
+          return size;
+        },
+      },
+      {
+        operation: 'segment preview without the aggregate',
+        size,
+        baseline: pgNoAgg,
+        async run() {
+          agree(`${label} no aggregate`, await previewCount(await prepare(ctx, size), REALISTIC_NO_AGGREGATE));
+          return size;
+        },
+      },
+    );
+
+    let created: string | undefined;
+    out.push({
+      operation: 'create segment: materialise ~half the customers (5M at 10M)',
+      size,
+      async prepare() {
+        const p = await prepare(ctx, size);
+        if (created) await p.container.segments.delete(created, actor);
+        created = undefined;
+      },
+      async run() {
+        const p = await prepare(ctx, size);
+        const segment = await p.container.segments.create({ name: `bench materialise ${label}`, condition: HALF_A }, actor);
+        created = segment.id;
+        return segment.count ?? 0;
+      },
+    });
+
+    const setOps: Array<[string, (a: string, b: string) => unknown]> = [
+      ['union', (a, b) => ({ any: [{ segment: a }, { segment: b }] })],
+      ['intersect', (a, b) => ({ all: [{ segment: a }, { segment: b }] })],
+      ['minus', (a, b) => ({ all: [{ segment: a }, { not: { segment: b } }] })],
+    ];
+    for (const [name, condition] of setOps) {
+      out.push({
+        operation: `segment preview: ${name} of two half segments (count + city/brand + sample)`,
+        size,
+        async run() {
+          const p = await prepare(ctx, size);
+          await previewCount(p, condition(p.halves.a, p.halves.b));
+          return size;
+        },
+      });
+    }
+  }
+  return out;
+}
+
+export const bench: BenchSuite = {
+  name: 'segments',
+  cases,
+  async teardown() {
+    for (const p of prepared.values()) {
+      const { container, halves } = await p.catch(() => ({ container: undefined, halves: undefined }) as never);
+      if (!container || !halves) continue;
+      for (const id of [halves.a, halves.b]) await container.segments.delete(id, actor).catch(() => undefined);
+    }
+    prepared.clear();
+  },
+};
