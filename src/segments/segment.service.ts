@@ -177,11 +177,6 @@ export class SegmentService implements SegmentSource, RuleUsage {
     this.dependants.push(check);
   }
 
-  /** Replaces the list mirror (the lists feature registers the real one at start-up). */
-  setListMirror(mirror: ListMirror): void {
-    this.deps.mirror = mirror;
-  }
-
   async status(id: string): Promise<SegmentStatus | undefined> {
     return segmentStatusSource(this.deps.db).status(id);
   }
