@@ -409,3 +409,73 @@ describe('segments over HTTP', () => {
     });
   });
 });
+
+describe('segment uploads at the limits, upload refresh and the CLI', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext({ UPLOAD_MAX_BYTES: '64' });
+    await loadSample(ctx);
+  });
+  afterAll(async () => ctx?.close());
+
+  it('answers 413 for a file over UPLOAD_MAX_BYTES and leaves nothing in the upload folder', async () => {
+    const body = multipartBody({ name: 'too big' }, { filename: 'n.txt', content: '13800000000\n'.repeat(10) });
+    const res = await ctx.app.inject({ method: 'POST', url: '/v1/segments/upload', headers: { ...ctx.auth('analyst'), ...body.headers }, payload: body.payload });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().code).toBe('PAYLOAD_TOO_LARGE');
+    const { readdirSync, existsSync } = await import('node:fs');
+    expect(existsSync(ctx.config.UPLOAD_DIR) ? readdirSync(ctx.config.UPLOAD_DIR) : []).toEqual([]);
+    const names = await ctx.container.db.selectFrom('segments').select('name').where('name', '=', 'too big').execute();
+    expect(names).toEqual([]);
+  });
+
+  it('refreshes an upload segment against re-imported customers: numbers that became customers join', async () => {
+    const sample = readCustomers(path.join(SAMPLE_DIR, 'customers.csv'));
+    const [first, second] = sample.rows;
+    const newcomer = '19912345678';
+    const body = multipartBody({ name: 'vip file' }, { filename: 'v.txt', content: `${first!.msisdn}\n${newcomer}\n` });
+    const created = await ctx.app.inject({ method: 'POST', url: '/v1/segments/upload', headers: { ...ctx.auth('admin'), ...body.headers }, payload: body.payload });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json()).toMatchObject({ count: 1, uploadReport: { notInWarehouse: { count: 1, first: [newcomer] } } });
+
+    // Customer 2 takes the newcomer's number in the next customers import.
+    const msisdnAt = sample.header.split(',').indexOf('msisdn');
+    const lines = sample.lines.map((line) => {
+      const cells = line.split(',');
+      if (Number(cells[0]) === second!.customer_id) cells[msisdnAt] = newcomer;
+      return cells.join(',');
+    });
+    writeFileSync(path.join(ctx.dir, 'customers-v2.csv'), `${sample.header}\n${lines.join('\n')}\n`);
+    await ctx.container.imports.importFile({ dataset: 'customers', path: 'customers-v2.csv', format: 'csv', mode: 'replace' }, SYSTEM_ACTOR);
+
+    const refreshed = await ctx.app.inject({ method: 'POST', url: `/v1/segments/${created.json().id}/refresh`, headers: ctx.auth('analyst') });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    expect(refreshed.json()).toMatchObject({
+      before: 1,
+      after: 2,
+      added: 1,
+      removed: 0,
+      segment: { count: 2, uploadReport: { linesRead: 2, notInWarehouse: { count: 0, first: [] } } },
+    });
+  });
+
+  it('previews and creates from the command line', async () => {
+    const { segmentCommand } = await import('../../src/segments/segment.cli.js');
+    const printed: string[] = [];
+    const log = console.log;
+    const table = console.table;
+    console.log = (...args: unknown[]) => void printed.push(args.join(' '));
+    console.table = (rows: unknown) => void printed.push(JSON.stringify(rows));
+    try {
+      await segmentCommand.run(['preview', '{"field":"brand","op":"eq","value":"mzone"}'], ctx.container);
+      await segmentCommand.run(['create', 'cli mzone', '{"field":"brand","op":"eq","value":"mzone"}'], ctx.container);
+    } finally {
+      console.log = log;
+      console.table = table;
+    }
+    const mzone = readCustomers(path.join(ctx.dir, 'customers-v2.csv')).rows.filter((c) => c.brand === 'mzone').length;
+    expect(printed[0]).toMatch(new RegExp(`^count: ${mzone} `));
+    expect(printed.some((p) => p.includes('"brand":"mzone"') && p.includes(`"customers":${mzone}`))).toBe(true);
+    expect(printed.at(-1)).toMatch(new RegExp(`"cli mzone": ${mzone} members \\(ready\\)$`));
+  });
+});
