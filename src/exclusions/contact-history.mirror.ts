@@ -1,7 +1,7 @@
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import type { Db } from '../db/kysely.js';
-import { changeHorizonUs } from '../lists/list.repository.js';
-import { readWatermark, writeWatermark, type MirrorOptions, type MirrorPass } from '../lists/list.mirror.js';
+import { changeHorizon } from '../lists/list.repository.js';
+import { nextWatermark, readWatermark, writeWatermark, type MirrorOptions, type MirrorPass } from '../lists/list.mirror.js';
 import type { Warehouse } from '../warehouse/duckdb.js';
 import { readContactChanges, type ContactChangeKey } from './contact-history.repository.js';
 
@@ -11,6 +11,7 @@ const STATE_KEY = 'contact_history';
  * Appends Postgres' `contact_history` to DuckDB's. The table is append-only, but its ids commit
  * out of order (concurrent send batches), so the watermark is on `recorded_at`, bounded by the
  * oldest open transaction like the list mirror's; rows read twice are skipped by id.
+ * (The send pipeline writes a few rows per message; per-row objects from pg are fast enough here.)
  */
 export class ContactHistoryMirror {
   private readonly overlapUs: number;
@@ -27,10 +28,9 @@ export class ContactHistoryMirror {
 
   async sync(): Promise<MirrorPass> {
     const started = performance.now();
-    const horizonUs = await changeHorizonUs(this.db);
+    const horizon = await changeHorizon(this.db);
     return this.warehouse.transaction(async (c) => {
       const watermark = await readWatermark(c, STATE_KEY);
-      const sinceUs = watermark === undefined ? undefined : watermark - this.overlapUs;
       await c.run(`CREATE OR REPLACE TEMP TABLE _contact_changes (
         id BIGINT NOT NULL, customer_id BIGINT NOT NULL, campaign_id VARCHAR NOT NULL, category VARCHAR, sent_at TIMESTAMPTZ NOT NULL)`);
       let read = 0;
@@ -39,7 +39,7 @@ export class ContactHistoryMirror {
       try {
         let after: ContactChangeKey | undefined;
         for (;;) {
-          const page = await readContactChanges(this.db, { sinceUs, after, limit: this.pageSize });
+          const page = await readContactChanges(this.db, { sinceUs: watermark, after, limit: this.pageSize });
           for (const row of page) {
             const id = Number(row.id);
             if (id < minId) minId = id;
@@ -71,7 +71,7 @@ export class ContactHistoryMirror {
         applied = Number(inserted.getRowObjectsJS()[0]?.Count ?? 0);
       }
       await c.run('DROP TABLE temp.main._contact_changes');
-      await writeWatermark(c, STATE_KEY, Math.max(horizonUs, watermark ?? horizonUs));
+      await writeWatermark(c, STATE_KEY, nextWatermark(watermark, horizon, this.overlapUs));
       return { read, applied, ms: Math.round(performance.now() - started) };
     });
   }

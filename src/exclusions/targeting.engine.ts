@@ -8,8 +8,14 @@ export interface MaterialiseRequest {
   runId: string;
   /** The segment's members table (`segmentMembersTable(id)`). */
   membersTable: string;
-  /** SQL over the profile row `c` giving the first removing step, 0 when kept. */
-  removedBySql: string;
+  /** `SELECT customer_id, step` of the first removing step per removed customer; undefined: nobody is removed. */
+  firstRemovingStepSql: string | undefined;
+  /**
+   * Keep only members still in the customer profile. Needed when \`customers\` was re-imported
+   * since the segment was materialised; otherwise the members are customers by construction and
+   * the check (a join with every customer) is skipped.
+   */
+  onlyCurrentCustomers: boolean;
   params: DuckDBValue[];
   seed: string;
   /** How many kept customers go to the control group, given how many were kept. */
@@ -45,7 +51,7 @@ export interface SubscriptionEvidence {
 
 /**
  * The targeting run in DuckDB: one statement decides, for every member of the segment, the first
- * exclusion step that removes them; the control group is then drawn from the kept customers by a
+ * exclusion step that removes them (0: kept); the control group is then drawn from the kept customers by a
  * seeded hash. The result table (`targetingTable(run)`) is the run's frozen answer.
  */
 export class TargetingEngine {
@@ -54,10 +60,14 @@ export class TargetingEngine {
   async materialise(request: MaterialiseRequest): Promise<Materialised> {
     const table = targetingTable(request.runId);
     return this.warehouse.transaction(async (c) => {
+      const removed = request.firstRemovingStepSql
+        ? `LEFT JOIN (${request.firstRemovingStepSql}) r ON r.customer_id = m.customer_id`
+        : '';
+      const customersOnly = request.onlyCurrentCustomers ? `WHERE m.customer_id IN (SELECT customer_id FROM ${PROFILE_TABLE})` : '';
       await c.run(
         `CREATE TABLE ${table} AS
-         SELECT m.customer_id, CAST(${request.removedBySql} AS SMALLINT) AS removed_by_step, FALSE AS is_control
-         FROM ${request.membersTable} m JOIN ${PROFILE_TABLE} c ON c.customer_id = m.customer_id`,
+         SELECT m.customer_id, CAST(${removed ? 'coalesce(r.step, 0)' : '0'} AS SMALLINT) AS removed_by_step, FALSE AS is_control
+         FROM ${request.membersTable} m ${removed} ${customersOnly}`,
         request.params,
       );
       const counted = await c.runAndReadAll(`SELECT removed_by_step AS step, count(*)::BIGINT AS n FROM ${table} GROUP BY ALL`);
@@ -95,6 +105,12 @@ export class TargetingEngine {
     const name = targetingTable(runId).slice(1, -1);
     const rows = await this.warehouse.query<{ n: number }>('SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = $1', [name]);
     return (rows[0]?.n ?? 0) > 0;
+  }
+
+  /** The current snapshot version of a dataset (0 before its first import). */
+  async datasetVersion(dataset: string): Promise<number> {
+    const rows = await this.warehouse.query<{ version: number }>('SELECT version FROM _snapshots WHERE dataset = $1', [dataset]);
+    return rows[0]?.version ?? 0;
   }
 
   /** Customer ids that hold this number now. */

@@ -9,7 +9,7 @@ import { msisdnFor } from '../security/mask.js';
 import type { Actor } from '../security/roles.js';
 import { normalisePhoneNumber } from '../uploads/phone-numbers.js';
 import { segmentMembersTable } from '../warehouse/tables.js';
-import { buildFunnel, compileRemovedBy, contactSince, controlGroupSize, type FunnelEntry } from './funnel.js';
+import { buildFunnel, compileFirstRemovingStep, contactSince, controlGroupSize, type FunnelEntry } from './funnel.js';
 import type { WarehouseMirror } from './mirror.js';
 import { stepSchema, type PolicyStep } from './policy.schemas.js';
 import { assertNever, type ConditionPreparer, type PolicyService } from './policy.service.js';
@@ -18,7 +18,8 @@ import { findTargetingRun, insertTargetingRun, type TargetingRunRow } from './ta
 
 /** Segments as targeting needs them (src/segments/segment.service.ts satisfies it). */
 export interface SegmentLookup {
-  status(id: string): Promise<'building' | 'ready' | 'failed' | undefined>;
+  /** Throws NOT_FOUND for an unknown segment. */
+  get(id: string, actor: Actor): Promise<{ status: 'building' | 'ready' | 'failed'; snapshotVersions: Record<string, number> }>;
 }
 
 export interface TargetingRequest {
@@ -104,7 +105,7 @@ export class TargetingService {
 
   async run(request: TargetingRequest, actor: Actor): Promise<TargetingRunView> {
     const started = performance.now();
-    await this.requireReadySegment(request.segmentId);
+    const segment = await this.requireReadySegment(request.segmentId, actor);
     const policy = await this.deps.policies.get(request.policy ?? DEFAULT_POLICY);
     const conditions = new Map<number, PreparedCondition>();
     for (const [i, step] of policy.steps.entries()) {
@@ -118,12 +119,14 @@ export class TargetingService {
     const percent = request.controlGroupPercent ?? DEFAULT_CONTROL_PERCENT;
     const seed = request.seed ?? randomUUID();
     const params = new SqlParams();
-    const compiled = compileRemovedBy(policy.steps, { asOf, today: localDate(asOf), productId, category, conditions }, params);
+    const compiled = compileFirstRemovingStep(policy.steps, { asOf, today: localDate(asOf), productId, category, conditions }, params);
     const id = randomUUID();
+    const customersVersion = await this.deps.engine.datasetVersion('customers');
     const result = await this.deps.engine.materialise({
       runId: id,
       membersTable: segmentMembersTable(request.segmentId),
-      removedBySql: compiled.sql,
+      firstRemovingStepSql: compiled.sql,
+      onlyCurrentCustomers: (segment.snapshotVersions.customers ?? 0) !== customersVersion,
       params: params.values,
       seed,
       controlSize: (kept) => controlGroupSize(kept, percent),
@@ -245,11 +248,12 @@ export class TargetingService {
     }
   }
 
-  private async requireReadySegment(id: string): Promise<void> {
-    const status = await this.deps.segments.status(id);
-    if (status === undefined) throw new AppError('NOT_FOUND', `No segment ${id}`, [{ path: 'segmentId', message: 'no such segment' }]);
-    if (status === 'building') throw new AppError('CONFLICT', `Segment ${id} is still being built; try again shortly`);
-    if (status === 'failed') throw new AppError('CONFLICT', `Segment ${id} failed to build; refresh it first`);
+  private async requireReadySegment(id: string, actor: Actor): Promise<{ snapshotVersions: Record<string, number> }> {
+    if (!UUID.test(id)) throw new AppError('NOT_FOUND', `No segment ${id}`, [{ path: 'segmentId', message: 'no such segment' }]);
+    const segment = await this.deps.segments.get(id, actor);
+    if (segment.status === 'building') throw new AppError('CONFLICT', `Segment ${id} is still being built; try again shortly`);
+    if (segment.status === 'failed') throw new AppError('CONFLICT', `Segment ${id} failed to build; refresh it first`);
+    return segment;
   }
 
   private async requireRun(id: string): Promise<TargetingRunRow> {

@@ -1,7 +1,7 @@
-import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
+import { BIGINT, BOOLEAN, DuckDBDataChunk, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import type { Db } from '../db/kysely.js';
 import type { Warehouse } from '../warehouse/duckdb.js';
-import { changeHorizonUs, readEntryChanges, type EntryChangeKey } from './list.repository.js';
+import { changeHorizon, FIELD_SEPARATOR, readEntryChangePage, RECORD_SEPARATOR, type ChangeHorizon, type EntryChangeKey } from './list.repository.js';
 
 /** What one mirror pass did: rows read from Postgres, and rows whose mirrored state changed. */
 export interface MirrorPass {
@@ -12,8 +12,8 @@ export interface MirrorPass {
 
 export interface MirrorOptions {
   /**
-   * Changes stamped this long before the watermark are read again. The watermark already stops at
-   * the oldest open transaction; this covers sessions whose start Postgres does not show us.
+   * Read again this far before the watermark when Postgres hides some sessions' transaction starts
+   * from us (no pg_read_all_stats), so the oldest-open-transaction bound may be too late.
    */
   overlapMs?: number;
   /** Rows fetched from Postgres per round trip. */
@@ -43,39 +43,33 @@ export class ListMirror {
 
   async sync(): Promise<MirrorPass> {
     const started = performance.now();
-    // Read before the first page: everything older is committed and will be seen by the pages.
-    const horizonUs = await changeHorizonUs(this.db);
+    // Taken before the first page: everything older is committed and will be seen by the pages.
+    const horizon = await changeHorizon(this.db);
     return this.warehouse.transaction(async (c) => {
       const watermark = await readWatermark(c, STATE_KEY);
-      const sinceUs = watermark === undefined ? undefined : watermark - this.overlapUs;
       await c.run(`CREATE OR REPLACE TEMP TABLE _list_changes (
-        list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, expires_at TIMESTAMPTZ, deleted BOOLEAN NOT NULL, updated_us BIGINT NOT NULL)`);
+        list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, expires_us BIGINT, deleted BOOLEAN NOT NULL, updated_us BIGINT NOT NULL)`);
       let read = 0;
       const appender = await c.createAppender('_list_changes', 'main', 'temp');
       try {
-        let after: EntryChangeKey | undefined;
-        for (;;) {
-          const page = await readEntryChanges(this.db, { sinceUs, after, limit: this.pageSize });
-          for (const row of page) {
-            appender.appendVarchar(row.list_name);
-            appender.appendVarchar(row.msisdn);
-            if (row.expires_us === null) appender.appendNull();
-            else appender.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(row.expires_us)));
-            appender.appendBoolean(row.deleted);
-            appender.appendBigInt(BigInt(row.updated_us));
-            appender.endRow();
-          }
-          read += page.length;
-          const last = page.at(-1);
-          if (!last || page.length < this.pageSize) break;
-          after = { updatedUs: Number(last.updated_us), listName: last.list_name, msisdn: last.msisdn };
+        const fetch = (after?: EntryChangeKey) => readEntryChangePage(this.db, { sinceUs: watermark, after, limit: this.pageSize });
+        let page = await fetch();
+        while (page.rows > 0) {
+          // The next page is fetched while this one is appended: Postgres and DuckDB work at once.
+          const next = page.rows === this.pageSize ? fetch(lastKey(page.text)) : undefined;
+          // Awaited below; until then a failure must not surface as an unhandled rejection.
+          next?.catch(() => undefined);
+          appendChangePage(appender, page.text);
+          read += page.rows;
+          if (!next) break;
+          page = await next;
         }
       } finally {
         appender.closeSync();
       }
       const applied = read === 0 ? 0 : await applyListChanges(c);
       await c.run('DROP TABLE temp.main._list_changes');
-      await writeWatermark(c, STATE_KEY, Math.max(horizonUs, watermark ?? horizonUs));
+      await writeWatermark(c, STATE_KEY, nextWatermark(watermark, horizon, this.overlapUs));
       return { read, applied, ms: Math.round(performance.now() - started) };
     });
   }
@@ -92,37 +86,93 @@ export class ListMirror {
   }
 }
 
+const CHANGE_TYPES: DuckDBType[] = [VARCHAR, VARCHAR, BIGINT, BOOLEAN, BIGINT];
+/** DuckDB's vector size: one data chunk per this many rows. */
+const CHUNK_ROWS = 2048;
+
+/** The keyset position of a page's last record. */
+function lastKey(text: string): EntryChangeKey {
+  const [listName, msisdn, , , updatedUs] = text.slice(text.lastIndexOf(RECORD_SEPARATOR) + 1).split(FIELD_SEPARATOR) as [string, string, string, string, string];
+  return { updatedUs: Number(updatedUs), listName, msisdn };
+}
+
+/** Splits one page of change records into columns and appends them a data chunk at a time (a value at a time costs several times more through the Node binding). */
+function appendChangePage(appender: DuckDBAppender, text: string): void {
+  const records = text.split(RECORD_SEPARATOR);
+  for (let start = 0; start < records.length; start += CHUNK_ROWS) {
+    const slice = records.slice(start, start + CHUNK_ROWS);
+    const lists: string[] = [];
+    const numbers: string[] = [];
+    const expires: Array<bigint | null> = [];
+    const deleted: boolean[] = [];
+    const updated: bigint[] = [];
+    for (const record of slice) {
+      const [list, msisdn, expiresUs, isDeleted, updatedUs] = record.split(FIELD_SEPARATOR) as [string, string, string, string, string];
+      lists.push(list);
+      numbers.push(msisdn);
+      expires.push(expiresUs === '' ? null : BigInt(expiresUs));
+      deleted.push(isDeleted === 't');
+      updated.push(BigInt(updatedUs));
+    }
+    const chunk = DuckDBDataChunk.create(CHANGE_TYPES, slice.length);
+    chunk.setColumns([lists, numbers, expires, deleted, updated]);
+    appender.appendDataChunk(chunk);
+  }
+}
+
 /**
- * Applies the staged changes set-based: the latest change per entry is compared with the mirror,
- * and only entries whose state (present, expiry) differs are deleted and re-inserted, in the
- * mirror and in the resolved members. Returns how many entries changed.
+ * Applies the staged changes set-based. The latest change per entry is compared with the mirror;
+ * only entries whose state (present, expiry) differs are touched: removals deleted, new expiries
+ * updated in place (the customer ids stay), new entries inserted and resolved through `customers`
+ * (the one step that reads every customer). Returns how many entries changed.
  */
 async function applyListChanges(c: DuckDBConnection): Promise<number> {
   await c.run(`CREATE OR REPLACE TEMP TABLE _list_changed AS
-    SELECT s.list_name, s.msisdn, s.expires_at, s.deleted
+    SELECT s.list_name, s.msisdn, make_timestamptz(s.expires_us) AS expires_at, s.deleted, m.msisdn IS NOT NULL AS mirrored
     FROM (
       SELECT * FROM temp.main._list_changes
       QUALIFY row_number() OVER (PARTITION BY list_name, msisdn ORDER BY updated_us DESC) = 1
     ) s
     LEFT JOIN list_entries_mirror m ON m.list_name = s.list_name AND m.msisdn = s.msisdn
     WHERE CASE WHEN s.deleted THEN m.msisdn IS NOT NULL
-               ELSE m.msisdn IS NULL OR m.expires_at IS DISTINCT FROM s.expires_at END`);
-  const counted = await c.runAndReadAll('SELECT count(*)::BIGINT AS n FROM temp.main._list_changed');
-  const changed = Number(counted.getRowObjectsJS()[0]?.n ?? 0);
-  if (changed > 0) {
-    await c.run(`DELETE FROM list_entries_mirror m USING temp.main._list_changed x
-      WHERE m.list_name = x.list_name AND m.msisdn = x.msisdn`);
+               ELSE m.msisdn IS NULL OR m.expires_at IS DISTINCT FROM make_timestamptz(s.expires_us) END`);
+  const counted = await c.runAndReadAll(`SELECT
+      count(*) FILTER (WHERE deleted)::BIGINT AS removed,
+      count(*) FILTER (WHERE NOT deleted AND mirrored)::BIGINT AS updated,
+      count(*) FILTER (WHERE NOT deleted AND NOT mirrored)::BIGINT AS added
+    FROM temp.main._list_changed`);
+  const row = counted.getRowObjectsJS()[0] ?? {};
+  const [removed, updated, added] = [Number(row.removed ?? 0), Number(row.updated ?? 0), Number(row.added ?? 0)];
+  const same = (t: string) => `${t}.list_name = x.list_name AND ${t}.msisdn = x.msisdn`;
+  if (removed > 0) {
+    await c.run(`DELETE FROM list_entries_mirror m USING temp.main._list_changed x WHERE x.deleted AND ${same('m')}`);
+    await c.run(`DELETE FROM list_members m USING temp.main._list_changed x WHERE x.deleted AND ${same('m')}`);
+  }
+  if (updated > 0) {
+    await c.run(`UPDATE list_entries_mirror m SET expires_at = x.expires_at FROM temp.main._list_changed x
+      WHERE NOT x.deleted AND x.mirrored AND ${same('m')}`);
+    await c.run(`UPDATE list_members m SET expires_at = x.expires_at FROM temp.main._list_changed x
+      WHERE NOT x.deleted AND x.mirrored AND ${same('m')}`);
+  }
+  if (added > 0) {
     await c.run(`INSERT INTO list_entries_mirror (list_name, msisdn, expires_at)
-      SELECT list_name, msisdn, expires_at FROM temp.main._list_changed WHERE NOT deleted`);
-    await c.run(`DELETE FROM list_members m USING temp.main._list_changed x
-      WHERE m.list_name = x.list_name AND m.msisdn = x.msisdn`);
+      SELECT list_name, msisdn, expires_at FROM temp.main._list_changed WHERE NOT deleted AND NOT mirrored`);
     await c.run(`INSERT INTO list_members (list_name, msisdn, customer_id, expires_at)
       SELECT x.list_name, x.msisdn, c.customer_id, x.expires_at
       FROM temp.main._list_changed x JOIN customers c ON c.msisdn = x.msisdn
-      WHERE NOT x.deleted`);
+      WHERE NOT x.deleted AND NOT x.mirrored`);
   }
   await c.run('DROP TABLE temp.main._list_changed');
-  return changed;
+  return removed + updated + added;
+}
+
+/**
+ * Where the next pass starts reading: the horizon (everything before it is committed and was read),
+ * less the overlap when the horizon is uncertain; never behind the current watermark.
+ */
+export function nextWatermark(current: number | undefined, horizon: ChangeHorizon, overlapUs: number): number {
+  const candidate = horizon.uncertain ? horizon.us - overlapUs : horizon.us;
+  return current === undefined ? candidate : Math.max(current, candidate);
 }
 
 export async function readWatermark(c: DuckDBConnection, name: string): Promise<number | undefined> {

@@ -315,6 +315,22 @@ describe('targeting: exclusion funnel, control group and explain', () => {
     expect(body.funnel.map((f: { step: string; removed?: number; remaining: number }) => ({ step: f.step, ...(f.removed === undefined ? {} : { removed: f.removed }), remaining: f.remaining }))).toEqual(expected.funnel);
   });
 
+  it('leaves out members who are no longer customers after a customers re-import', async () => {
+    const gone = new Set(members.slice(0, 5).map((c) => c.id));
+    writeCsv('customers.csv', [
+      'customer_id,msisdn,name,gender,age,city,county,grid_id,brand,plan_id,arpu,mou,data_mb,tenure_months,status,is_5g_device,vip_level,join_date',
+      ...world.customers
+        .filter((c) => !gone.has(c.id))
+        .map((c) => `${c.id},${number(c.id)},客户${c.id},F,${c.age},广州,天河区,G1,gotone,P1,50.00,100,1000,12,${c.status},true,${c.vip},2020-01-01`),
+    ]);
+    await importCsv('customers');
+    const body = (await preview({ segmentId, productId: 'P5G', category: '5g_upgrade', controlGroupPercent: 0 })).json();
+    const still = members.filter((c) => !gone.has(c.id));
+    const expected = expectedFunnel(still, defaultPolicyRules(world, now, { productId: 'P5G', category: '5g_upgrade' }));
+    expect(body.funnel.map((f: { remaining: number }) => f.remaining)).toEqual(expected.funnel.map((f) => f.remaining));
+    expect((await runRows(body.id)).some((r) => gone.has(r.customer_id))).toBe(false);
+  });
+
   it('refuses unknown segments and policies, and analysts', async () => {
     expect((await preview({ segmentId: randomUUID() })).statusCode).toBe(404);
     expect((await preview({ segmentId, policy: 'no-such-policy' })).statusCode).toBe(404);
