@@ -197,6 +197,19 @@ function cases(ctx: BenchContext): BenchCase[] {
       },
     });
 
+    out.push({
+      operation: 'export a half segment as CSV (streamed pages, masked)',
+      size,
+      runs: 1,
+      async run() {
+        const p = await prepare(ctx, size);
+        const exported = await p.container.segments.export(p.halves.a, { ...actor, role: 'analyst' });
+        let lines = 0;
+        for await (const chunk of exported.chunks) for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) lines++;
+        return lines - 1;
+      },
+    });
+
     const setOps: Array<[string, (a: string, b: string) => unknown]> = [
       ['union', (a, b) => ({ any: [{ segment: a }, { segment: b }] })],
       ['intersect', (a, b) => ({ all: [{ segment: a }, { segment: b }] })],
