@@ -224,6 +224,20 @@ describe('segments over HTTP', () => {
       expect(list.segments.map((s: { id: string }) => s.id)).toEqual(expect.arrayContaining([a.id, b.id]));
     });
 
+    it('lists segments newest first, page by page, each exactly once', async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await get(`/v1/segments?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(res.statusCode, res.body).toBe(200);
+        seen.push(...res.json().segments.map((s: { id: string }) => s.id));
+        cursor = res.json().nextCursor;
+      } while (cursor);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(seen.indexOf(b.id)).toBeLessThan(seen.indexOf(a.id));
+      expect((await get('/v1/segments?cursor=nonsense')).statusCode).toBe(400);
+    });
+
     it('pages through members so that every member appears exactly once, in customer_id order', async () => {
       const { members, pages } = await allMembers(a.id, 37);
       const expected = ids(customers.filter(highArpu));
