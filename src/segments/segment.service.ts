@@ -149,7 +149,9 @@ function decodeCursor(cursor: string): number {
 
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = String(value);
+  let text = String(value);
+  // Spreadsheets run a cell starting with = + - @ as a formula; warehouse text must stay text.
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
@@ -305,7 +307,12 @@ export class SegmentService implements SegmentSource, RuleUsage {
       for (;;) {
         const rows = await engine.membersPage(segment.id, after, EXPORT_PAGE_ROWS);
         if (rows.length === 0) return;
-        yield rows.map((row) => `${MEMBER_COLUMNS.map((col) => csvField(maskMember(row, actor)[col])).join(',')}\r\n`).join('');
+        yield rows
+          .map((row) => {
+            const shown = maskMember(row, actor);
+            return `${MEMBER_COLUMNS.map((col) => csvField(shown[col])).join(',')}\r\n`;
+          })
+          .join('');
         if (rows.length < EXPORT_PAGE_ROWS) return;
         after = rows.at(-1)!.customer_id;
       }
@@ -320,7 +327,16 @@ export class SegmentService implements SegmentSource, RuleUsage {
     const versionsBefore = segment.snapshot_versions;
     // A failed refresh rolls back in the warehouse: the old members stay valid for the snapshot they
     // record, so the segment keeps its status and the error goes to the caller.
-    let outcome: { before: number; count: number; added: number; removed: number; snapshotVersions: Record<string, number>; uploadReport?: unknown };
+    let outcome: {
+      before: number;
+      count: number;
+      added: number;
+      removed: number;
+      snapshotVersions: Record<string, number>;
+      uploadReport?: unknown;
+      /** What the condition reaches now: rules may have changed since the last build. */
+      refs?: { ruleRefs: string[]; segmentRefs: string[]; listRefs: string[] };
+    };
     if (segment.kind === 'upload') {
       const refreshed = await this.deps.engine.refreshUpload(segment.id);
       const previous = segment.upload_report as UploadReportView | null;
@@ -332,10 +348,10 @@ export class SegmentService implements SegmentSource, RuleUsage {
           { path: 'condition', message: `refers to segment ${segment.id}` },
         ]);
       }
-      outcome = await this.deps.engine.refresh(segment.id, prepared);
-      await updateSegmentRefs(this.deps.db, segment.id, { ruleRefs: prepared.rules, segmentRefs: prepared.segments, listRefs: prepared.lists });
+      outcome = { ...(await this.deps.engine.refresh(segment.id, prepared)), refs: { ruleRefs: prepared.rules, segmentRefs: prepared.segments, listRefs: prepared.lists } };
     }
     const updated = await this.deps.db.transaction().execute(async (trx) => {
+      if (outcome.refs) await updateSegmentRefs(trx, segment.id, outcome.refs);
       const ready = await markSegmentReady(trx, segment.id, {
         memberCount: outcome.count,
         snapshotVersions: outcome.snapshotVersions,

@@ -473,6 +473,32 @@ describe('segment uploads at the limits, upload refresh and the CLI', () => {
     });
   });
 
+  it('exports text that a spreadsheet would run as a formula as plain text', async () => {
+    const current = readCustomers(path.join(ctx.dir, 'customers-v2.csv'));
+    const nameAt = current.header.split(',').indexOf('name');
+    const target = current.rows[2]!;
+    const lines = current.lines.map((line) => {
+      const cells = line.split(',');
+      if (Number(cells[0]) === target.customer_id) cells[nameAt] = '=HYPERLINK("x")';
+      return cells.join(',');
+    });
+    // The name holds quotes, so this row is written the way CSV quotes them.
+    const quoted = lines.map((line) => line.replace('=HYPERLINK("x")', '"=HYPERLINK(""x"")"'));
+    writeFileSync(path.join(ctx.dir, 'customers-v3.csv'), `${current.header}\n${quoted.join('\n')}\n`);
+    await ctx.container.imports.importFile({ dataset: 'customers', path: 'customers-v3.csv', format: 'csv', mode: 'replace' }, SYSTEM_ACTOR);
+    const segment = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/segments',
+      headers: ctx.auth('analyst'),
+      payload: { name: 'formula', condition: { field: 'name', op: 'starts_with', value: '=' } },
+    });
+    expect(segment.json().count).toBe(1);
+    const csv = await ctx.app.inject({ url: `/v1/segments/${segment.json().id}/export`, headers: ctx.auth('admin') });
+    expect(csv.body.trim().split('\r\n')[1]).toBe(
+      `${target.customer_id},${target.msisdn},"'=HYPERLINK(""x"")",${target.city},${target.county},${target.grid_id},${target.brand}`,
+    );
+  });
+
   it('previews and creates from the command line', async () => {
     const { segmentCommand } = await import('../../src/segments/segment.cli.js');
     const printed: string[] = [];
@@ -488,6 +514,7 @@ describe('segment uploads at the limits, upload refresh and the CLI', () => {
       console.table = table;
     }
     const mzone = readCustomers(path.join(ctx.dir, 'customers-v2.csv')).rows.filter((c) => c.brand === 'mzone').length;
+    // customers-v3 changed one name only, so the brands are those of v2.
     expect(printed[0]).toMatch(new RegExp(`^count: ${mzone} `));
     expect(printed.some((p) => p.includes('"brand":"mzone"') && p.includes(`"customers":${mzone}`))).toBe(true);
     expect(printed.at(-1)).toMatch(new RegExp(`"cli mzone": ${mzone} members \\(ready\\)$`));
