@@ -113,6 +113,16 @@ export class TargetingEngine {
     return rows[0]?.version ?? 0;
   }
 
+  /** Whether the product catalogue knows the product; undefined when no catalogue was imported. */
+  async productKnown(productId: string): Promise<boolean | undefined> {
+    const rows = await this.warehouse.query<{ total: number; found: number }>(
+      'SELECT count(*) AS total, count(*) FILTER (WHERE product_id = $1) AS found FROM products',
+      [productId],
+    );
+    const row = rows[0];
+    return !row || row.total === 0 ? undefined : row.found > 0;
+  }
+
   /** Customer ids that hold this number now. */
   async customersWithNumber(msisdn: string): Promise<number[]> {
     const rows = await this.warehouse.query<{ customer_id: number }>(

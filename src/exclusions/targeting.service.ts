@@ -106,6 +106,9 @@ export class TargetingService {
   async run(request: TargetingRequest, actor: Actor): Promise<TargetingRunView> {
     const started = performance.now();
     const segment = await this.requireReadySegment(request.segmentId, actor);
+    if (request.productId && (await this.deps.engine.productKnown(request.productId)) === false) {
+      throw new AppError('VALIDATION', `Unknown product ${request.productId}`, [{ path: 'productId', message: 'not in the products dataset' }]);
+    }
     const policy = await this.deps.policies.get(request.policy ?? DEFAULT_POLICY);
     const conditions = new Map<number, PreparedCondition>();
     for (const [i, step] of policy.steps.entries()) {
@@ -116,7 +119,8 @@ export class TargetingService {
     const asOf = this.now();
     const productId = request.productId ?? null;
     const category = request.category ?? null;
-    const percent = request.controlGroupPercent ?? DEFAULT_CONTROL_PERCENT;
+    // Stored as numeric(5,2): draw with exactly the percent that is recorded.
+    const percent = Math.round((request.controlGroupPercent ?? DEFAULT_CONTROL_PERCENT) * 100) / 100;
     const seed = request.seed ?? randomUUID();
     const params = new SqlParams();
     const compiled = compileFirstRemovingStep(policy.steps, { asOf, today: localDate(asOf), productId, category, conditions }, params);

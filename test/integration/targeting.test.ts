@@ -335,6 +335,11 @@ describe('targeting: exclusion funnel, control group and explain', () => {
     expect((await preview({ segmentId: randomUUID() })).statusCode).toBe(404);
     expect((await preview({ segmentId, policy: 'no-such-policy' })).statusCode).toBe(404);
     expect((await preview({ segmentId }, 'analyst')).statusCode).toBe(403);
+    writeCsv('products.csv', ['product_id,name,category,monthly_fee', 'P5G,5G升级包,5g,30.00', 'PVIDEO,视频包,video,15.00']);
+    await importCsv('products');
+    const unknownProduct = await preview({ segmentId, productId: 'NOPE' });
+    expect(unknownProduct.statusCode).toBe(400);
+    expect(unknownProduct.json().errors[0].path).toBe('productId');
     const pct = await preview({ segmentId, controlGroupPercent: 60 });
     expect(pct.statusCode).toBe(400);
     expect(pct.json().errors[0].path).toBe('controlGroupPercent');
