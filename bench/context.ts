@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../src/config.js';
 import { createContainer, type Container } from '../src/container.js';
 import { createLogger } from '../src/logger.js';
@@ -26,6 +28,65 @@ interface Manifest {
   rows: Record<FixtureDataset, number>;
   listRows: number;
   generatedMs: number;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `work` while holding `<target>.lock` (a file naming our pid), so two bench processes never
+ * build the same cache at once; a lock left by a dead process is taken over.
+ */
+async function withLock<T>(target: string, log: (m: string) => void, work: () => Promise<T>): Promise<T> {
+  const lock = `${target}.lock`;
+  let announced = false;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (!Number.isInteger(holder) || !processAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (!announced) log(`waiting for bench process ${holder} to finish with ${path.basename(target)}`);
+      announced = true;
+      await sleep(2000);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+/**
+ * DuckDB lets one process open a file for writing. When another bench run holds it, wait for it
+ * rather than fail half-way through building a container.
+ */
+async function waitForDuckdbFile(file: string, log: (m: string) => void): Promise<void> {
+  let announced = false;
+  for (;;) {
+    try {
+      const probe = await DuckDBInstance.create(file);
+      probe.closeSync();
+      return;
+    } catch (error) {
+      if (!/lock/i.test(String(error))) throw error;
+      if (!announced) log(`waiting for another process to release ${path.basename(file)}`);
+      announced = true;
+      await sleep(5000);
+    }
+  }
 }
 
 /** The generator's own source: when it changes, cached fixtures and warehouses are rebuilt. */
@@ -132,6 +193,11 @@ export class RunnerContext implements BenchContext {
 
   private async prepareFixtures(customers: number): Promise<FixtureSet> {
     const dir = path.join(this.root, 'fixtures', String(customers));
+    mkdirSync(path.dirname(dir), { recursive: true });
+    return withLock(dir, (m) => this.log(m), () => this.prepareFixturesLocked(customers, dir));
+  }
+
+  private async prepareFixturesLocked(customers: number, dir: string): Promise<FixtureSet> {
     const manifestFile = path.join(dir, 'manifest.json');
     const file = (dataset: FixtureDataset, format: 'csv' | 'parquet') => path.join(dir, `${dataset}.${format}`);
     const listsFile = path.join(dir, 'lists.csv');
@@ -168,6 +234,7 @@ export class RunnerContext implements BenchContext {
   }
 
   private async open(duckdbPath: string): Promise<Container> {
+    await waitForDuckdbFile(duckdbPath, (m) => this.log(m));
     const env = process.env;
     const config = loadConfig({
       ...env,

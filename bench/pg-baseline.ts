@@ -138,11 +138,17 @@ export async function openPgBaseline(
   const client = new pg.Client({ connectionString: options.databaseUrl });
   await client.connect();
   try {
-    if (!(await isLoaded(client, schema, fingerprintOf(fixture)))) {
-      log(`pg baseline ${sizeLabel(fixture.customers)}: loading into ${schema}`);
-      const started = performance.now();
-      await load(client, options.databaseUrl, schema, fixture, log);
-      log(`pg baseline ${sizeLabel(fixture.customers)}: loaded, indexed and analysed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    // Two bench processes may ask for the same size at once: one loads, the other waits and reuses.
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [schema]);
+    try {
+      if (!(await isLoaded(client, schema, fingerprintOf(fixture)))) {
+        log(`pg baseline ${sizeLabel(fixture.customers)}: loading into ${schema}`);
+        const started = performance.now();
+        await load(client, options.databaseUrl, schema, fixture, log);
+        log(`pg baseline ${sizeLabel(fixture.customers)}: loaded, indexed and analysed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [schema]);
     }
     await client.query(`SET search_path TO "${schema}", public`);
   } catch (error) {
