@@ -11,7 +11,7 @@ import type { Actor } from '../security/roles.js';
 import { rebuildDerivedTables, PROFILE_SOURCES } from './derive.js';
 import { ident, type Warehouse } from './duckdb.js';
 import { insertImportRecord, type ImportRecord } from './import.repository.js';
-import { checkHeader, MAX_REPORTED_PROBLEMS, rejectedCellsSql, rowPath, typedSelectSql } from './import.validate.js';
+import { anyRejectedSql, checkHeader, MAX_REPORTED_PROBLEMS, rejectedCellsSql, rowPath, typedSelectSql } from './import.validate.js';
 
 export type ImportFormat = 'csv' | 'parquet';
 export type ImportMode = 'replace' | 'append';
@@ -150,11 +150,12 @@ export class ImportService {
 
       onProgress?.('validating', undefined);
       const existing = request.mode === 'append' ? ident(dataset.name) : undefined;
-      await c.run(`CREATE TEMP TABLE ${rejected} AS ${rejectedCellsSql(dataset, staging, existing)}`);
-      const rejectedRows = Number(
-        (await c.runAndReadAll(`SELECT count(DISTINCT _row) AS n FROM ${rejected}`)).getRowObjectsJS()[0]?.n ?? 0,
-      );
-      if (rejectedRows > 0) {
+      const bad = (await c.runAndReadAll(anyRejectedSql(dataset, staging, existing))).getRowObjectsJS()[0]?.bad === true;
+      if (bad) {
+        await c.run(`CREATE TEMP TABLE ${rejected} AS ${rejectedCellsSql(dataset, staging, existing)}`);
+        const rejectedRows = Number(
+          (await c.runAndReadAll(`SELECT count(DISTINCT _row) AS n FROM ${rejected}`)).getRowObjectsJS()[0]?.n ?? 0,
+        );
         const first = (
           await c.runAndReadAll(`SELECT _row, "column", reason FROM ${rejected} ORDER BY _row, "column" LIMIT ${MAX_REPORTED_PROBLEMS}`)
         ).getRowObjectsJS();
@@ -171,7 +172,7 @@ export class ImportService {
         const version = await bumpSnapshot(c, dataset.name);
         if (PROFILE_SOURCES.has(dataset.name)) {
           onProgress?.('deriving', undefined);
-          await rebuildDerivedTables(c, this.deps.catalog, this.deps.config.USAGE_WINDOW_MONTHS);
+          await rebuildDerivedTables(c, this.deps.catalog, this.deps.config.USAGE_WINDOW_MONTHS, dataset.name as 'customers' | 'usage_monthly');
         }
         for (const listener of this.listeners) await listener(dataset.name, c);
         await c.run('COMMIT');

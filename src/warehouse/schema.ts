@@ -1,5 +1,6 @@
 import type { Catalog, Dataset } from '../catalog/catalog.js';
 import { sqlType } from '../catalog/catalog.js';
+import { derivedTablesFit, rebuildDerivedTables } from './derive.js';
 import { ident, type Warehouse } from './duckdb.js';
 
 /**
@@ -9,9 +10,10 @@ import { ident, type Warehouse } from './duckdb.js';
  *   as the swap) and row count.
  * - `usage_months`: the distinct `usage_monthly.month` values ranked newest first (rank 1), so "the
  *   last N months" is reproducible and costs nothing at query time.
- * - `customer_profile`: `customers` plus, for each numeric usage column and each of the last K
- *   months, `u_<column>_m<i>` (NULL when the customer has no row that month). Conditions are
- *   compiled against this one table, so a window aggregate is a column expression, not a join.
+ * - `usage_pivot`: per customer, for each numeric usage column and each of the last K months,
+ *   `u_<column>_m<i>` (NULL when the customer has no row that month); rebuilt when usage changes.
+ * - `customer_profile`: `customers` left-joined to `usage_pivot`. Conditions are compiled against
+ *   this one table, so a window aggregate is a column expression, not a join.
  * - `list_members`: special-list entries resolved to customer ids (kept by the list mirror).
  * - `contact_history`: who was contacted by which campaign and when (mirrored from Postgres).
  * - `list_entries_mirror`: every live list entry by number, resolved or not, so `list_members` can be
@@ -52,37 +54,7 @@ export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catal
     await c.run(`CREATE TABLE IF NOT EXISTS list_entries_mirror (
       list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, expires_at TIMESTAMPTZ)`);
     await c.run(`CREATE TABLE IF NOT EXISTS _mirror_state (name VARCHAR PRIMARY KEY, watermark_us BIGINT NOT NULL)`);
-    const existing = await c.runAndReadAll(
-      `SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_name = '${PROFILE_TABLE}'`,
-    );
-    if (Number(existing.getRowObjectsJS()[0]?.n ?? 0) === 0) {
-      await c.run(profileSelectSql(catalog, windowMonths, `CREATE TABLE ${PROFILE_TABLE} AS`));
-    }
+    // Missing, or built for another USAGE_WINDOW_MONTHS: rebuild from the datasets.
+    if (!(await derivedTablesFit(c, catalog, windowMonths))) await rebuildDerivedTables(c, catalog, windowMonths);
   });
-}
-
-/**
- * The profile as one statement: customers left-joined to a pivot of their last K months of usage.
- * `prefix` is `CREATE TABLE … AS` or `CREATE OR REPLACE TABLE … AS`.
- */
-export function profileSelectSql(catalog: Catalog, windowMonths: number, prefix: string): string {
-  const measures = usageMeasures(catalog);
-  const pivots: string[] = [];
-  for (const m of measures) {
-    for (let i = 1; i <= windowMonths; i++) {
-      pivots.push(`max(${ident(m)}) FILTER (WHERE um.month_rank = ${i}) AS ${ident(profileUsageColumn(m, i))}`);
-    }
-  }
-  const pivotCols: string[] = [];
-  for (const m of measures) for (let i = 1; i <= windowMonths; i++) pivotCols.push(`p.${ident(profileUsageColumn(m, i))}`);
-  if (pivots.length === 0) return `${prefix} SELECT * FROM customers`;
-  return `${prefix}
-    WITH p AS (
-      SELECT u.customer_id, ${pivots.join(', ')}
-      FROM usage_monthly u JOIN usage_months um ON um.month = u.month AND um.month_rank <= ${windowMonths}
-      GROUP BY u.customer_id
-    )
-    SELECT c.*, ${pivotCols.join(', ')}
-    FROM customers c LEFT JOIN p ON p.customer_id = c.customer_id
-    ORDER BY c.customer_id`;
 }
