@@ -121,6 +121,7 @@ describe('segments over HTTP', () => {
     it('samples matching customers, masked for analysts and whole for admins', async () => {
       const analyst = (await post('/v1/segments/preview', { condition, sampleSize: 12 })).json();
       expect(analyst.sample).toHaveLength(12);
+      expect(new Set(analyst.sample.map((r: { customer_id: number }) => r.customer_id)).size).toBe(12);
       for (const row of analyst.sample) {
         const customer = byId.get(row.customer_id)!;
         expect(matches(customer)).toBe(true);
@@ -129,6 +130,12 @@ describe('segments over HTTP', () => {
       }
       const admin = (await post('/v1/segments/preview', { condition, sampleSize: 3 }, 'admin')).json();
       for (const row of admin.sample) expect(row.msisdn).toBe(byId.get(row.customer_id)!.msisdn);
+      // No breakdown: the groups name one customer, so the sample comes from its own query.
+      const plain = (await post('/v1/segments/preview', { condition, breakdown: [], sampleSize: 7 })).json();
+      expect(plain.breakdown).toEqual({});
+      expect(plain.sample).toHaveLength(7);
+      expect(new Set(plain.sample.map((r: { customer_id: number }) => r.customer_id)).size).toBe(7);
+      for (const row of plain.sample) expect(matches(byId.get(row.customer_id)!)).toBe(true);
       const none = await post('/v1/segments/preview', { condition, sampleSize: 0 });
       expect(none.statusCode, none.body).toBe(200);
       expect(none.json().sample).toEqual([]);
