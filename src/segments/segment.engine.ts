@@ -64,6 +64,12 @@ export type MemberRow = {
   brand: string | null;
 };
 
+export interface ExportPage {
+  rows: number;
+  csv: string;
+  tableOid: number | null;
+}
+
 /** How many numbers not found in the warehouse an upload lists (all are counted). */
 export const UNKNOWN_LISTED = 100;
 
@@ -287,6 +293,30 @@ export class SegmentEngine {
     return this.warehouse.query<MemberRow>(sql, values);
   }
 
+  /**
+   * Members `fromRow …` (by position in the member table, which is sorted by customer_id) as CSV
+   * lines built by DuckDB: one string per page instead of seven values per row through the driver,
+   * which made an export four times slower. `tableOid` identifies the member table version the page
+   * came from; a refresh swaps in a new table, so a change between pages means a torn export.
+   */
+  async exportPage(segmentId: string, fromRow: number, rows: number, wholeNumbers: boolean): Promise<ExportPage> {
+    const table = segmentMembersTable(segmentId);
+    const msisdn = wholeNumbers ? 'p."msisdn"' : maskedMsisdnSql('p."msisdn"');
+    const fields = ['CAST(m.customer_id AS VARCHAR)', csvTextSql(msisdn), ...MEMBER_COLUMNS.slice(2).map((col) => csvTextSql(`p.${ident(col)}`))];
+    const sql = `
+      SELECT count(*)::BIGINT AS n,
+             string_agg(concat_ws(',', ${fields.map((f) => `coalesce(${f}, '')`).join(', ')}) || chr(13) || chr(10), '' ORDER BY m.customer_id) AS csv,
+             (SELECT table_oid FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $3) AS table_oid
+      FROM (SELECT customer_id FROM ${table} WHERE rowid >= $1 AND rowid < $2) m
+      LEFT JOIN ${PROFILE} p ON p.customer_id = m.customer_id`;
+    const [row] = await this.warehouse.query<{ n: number; csv: string | null; table_oid: number | null }>(sql, [
+      BigInt(fromRow),
+      BigInt(fromRow + rows),
+      table.slice(1, -1),
+    ]);
+    return { rows: row?.n ?? 0, csv: row?.csv ?? '', tableOid: row?.table_oid ?? null };
+  }
+
   /** Drops the member table and an upload's kept numbers. */
   async drop(segmentId: string): Promise<void> {
     await this.warehouse.write(async (c) => {
@@ -294,6 +324,25 @@ export class SegmentEngine {
       await c.run(`DROP TABLE IF EXISTS ${segmentNumbersTable(segmentId)}`);
     });
   }
+}
+
+/**
+ * `maskMsisdn` (src/security/mask.ts) as SQL, for exports built inside DuckDB; a test holds the two
+ * to the same answers.
+ */
+export function maskedMsisdnSql(expression: string): string {
+  return `CASE WHEN length(${expression}) >= 11 THEN left(${expression}, 3) || '****' || right(${expression}, 4)
+    WHEN length(${expression}) <= 4 THEN '****'
+    ELSE repeat('*', length(${expression}) - 4) || right(${expression}, 4) END`;
+}
+
+/**
+ * A text value as one CSV field: quoted when it holds a comma, quote or line break, and prefixed
+ * with ' when a spreadsheet would run it as a formula (= + - @, tab, carriage return).
+ */
+export function csvTextSql(expression: string): string {
+  const guarded = `CASE WHEN regexp_matches(${expression}, '^[=+\\-@\t\r]') THEN '''' || ${expression} ELSE ${expression} END`;
+  return `CASE WHEN regexp_matches(${guarded}, '[",\r\n]') THEN '"' || replace(${guarded}, '"', '""') || '"' ELSE ${guarded} END`;
 }
 
 /** DATE values as `YYYY-MM-DD`, the form they were imported in, instead of midnight UTC instants. */
