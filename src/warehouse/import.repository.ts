@@ -1,4 +1,6 @@
+import type { Selectable } from 'kysely';
 import type { Db } from '../db/kysely.js';
+import type { ImportsTable } from '../db/schema.js';
 import type { FieldProblem } from '../http/errors.js';
 
 export interface ImportRecord {
@@ -17,21 +19,7 @@ export interface ImportRecord {
   createdAt: string;
 }
 
-type Row = {
-  id: string;
-  dataset: string;
-  format: string;
-  mode: string;
-  source: string;
-  status: 'succeeded' | 'failed';
-  rows_loaded: number;
-  rows_rejected: number;
-  errors: FieldProblem[];
-  snapshot_version: number | null;
-  duration_ms: number;
-  created_by: string;
-  created_at: Date;
-};
+type Row = Selectable<ImportsTable>;
 
 function toRecord(row: Row): ImportRecord {
   return {
