@@ -232,7 +232,7 @@ function cases(ctx: BenchContext): BenchCase[] {
 
     let round = 0;
     out.push({
-      operation: `list mirror: ${MIRROR_CHANGES / 1000}k changed entries into DuckDB (all customers below 100k)`,
+      operation: `list mirror: ${MIRROR_CHANGES / 1000}k entries with a new expiry`,
       size,
       async prepare() {
         const p = await prepare(ctx, size);
@@ -247,6 +247,29 @@ function cases(ctx: BenchContext): BenchCase[] {
         const pass = await p.container.mirror.sync();
         const changed = p.mirrorNumbers.length;
         if (pass.lists.applied < changed) throw new Error(`${label}: the mirror applied ${pass.lists.applied} of ${changed} changes`);
+        return changed;
+      },
+    });
+    out.push({
+      operation: `list mirror: ${MIRROR_CHANGES / 1000}k new entries, resolved through every customer`,
+      size,
+      async prepare() {
+        const p = await prepare(ctx, size);
+        // Removed (and mirrored as removed) first, so the timed pass adds them back as new entries.
+        await p.container.db
+          .updateTable('list_entries')
+          .set({ deleted_at: new Date(), deleted_by: 'bench', updated_at: new Date(), updated_by: 'bench' })
+          .where('list_name', '=', MIRROR_LIST)
+          .where('deleted_at', 'is', null)
+          .execute();
+        await p.container.mirror.sync();
+        await p.container.lists.addEntries(MIRROR_LIST, p.mirrorNumbers, { reason: 'bench', source: 'api', expiresAt: null }, actor);
+      },
+      async run() {
+        const p = await prepare(ctx, size);
+        const pass = await p.container.mirror.sync();
+        const changed = p.mirrorNumbers.length;
+        if (pass.lists.applied < changed) throw new Error(`${label}: the mirror applied ${pass.lists.applied} of ${changed} new entries`);
         return changed;
       },
     });
