@@ -102,13 +102,7 @@ export async function findEntry(db: Kysely<Database>, listName: string, msisdn: 
   return db.selectFrom('list_entries').selectAll().where('list_name', '=', listName).where('msisdn', '=', msisdn).executeTakeFirst();
 }
 
-/** Entries of one number on several lists (removed ones included). */
-export async function findEntriesOfNumber(db: Kysely<Database>, listNames: readonly string[], msisdn: string): Promise<ListEntryRow[]> {
-  if (listNames.length === 0) return [];
-  return db.selectFrom('list_entries').selectAll().where('list_name', 'in', listNames).where('msisdn', '=', msisdn).execute();
-}
-
-/** Marks a live entry removed; undefined when there is none. Row-locked, so the caller's `before` is exact. */
+/** The live entry, row-locked so the caller's `before` is exact; undefined when there is none. */
 export async function lockLiveEntry(db: Kysely<Database>, listName: string, msisdn: string): Promise<ListEntryRow | undefined> {
   return db
     .selectFrom('list_entries')
