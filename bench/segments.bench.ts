@@ -72,6 +72,8 @@ interface Prepared {
 }
 
 const prepared = new Map<number, Promise<Prepared>>();
+/** Segments a case created and the next run (or the teardown) deletes. */
+const leftovers = new Map<number, string>();
 
 function prepare(ctx: BenchContext, size: number): Promise<Prepared> {
   let p = prepared.get(size);
@@ -180,19 +182,19 @@ function cases(ctx: BenchContext): BenchCase[] {
       },
     );
 
-    let created: string | undefined;
     out.push({
       operation: 'create segment: materialise ~half the customers (5M at 10M)',
       size,
       async prepare() {
         const p = await prepare(ctx, size);
-        if (created) await p.container.segments.delete(created, actor);
-        created = undefined;
+        const previous = leftovers.get(size);
+        if (previous) await p.container.segments.delete(previous, actor);
+        leftovers.delete(size);
       },
       async run() {
         const p = await prepare(ctx, size);
         const segment = await p.container.segments.create({ name: `bench materialise ${label}`, condition: HALF_A }, actor);
-        created = segment.id;
+        leftovers.set(size, segment.id);
         return segment.count ?? 0;
       },
     });
@@ -234,11 +236,13 @@ export const bench: BenchSuite = {
   name: 'segments',
   cases,
   async teardown() {
-    for (const p of prepared.values()) {
+    for (const [size, p] of prepared) {
       const { container, halves } = await p.catch(() => ({ container: undefined, halves: undefined }) as never);
       if (!container || !halves) continue;
-      for (const id of [halves.a, halves.b]) await container.segments.delete(id, actor).catch(() => undefined);
+      const ids = [halves.a, halves.b, leftovers.get(size)].filter((id): id is string => id !== undefined);
+      for (const id of ids) await container.segments.delete(id, actor).catch(() => undefined);
     }
     prepared.clear();
+    leftovers.clear();
   },
 };
