@@ -52,6 +52,8 @@ export const configSchema = z.object({
     .default('true')
     .transform((v) => v === 'true' || v === '1'),
   RULES_DIR: z.string().min(1).default('./rules'),
+  /** Per-customer results of targeting previews are dropped after this many days (funnels stay). */
+  TARGETING_RETENTION_DAYS: z.coerce.number().int().min(1).default(7),
   /** Optional JSON file extending the default telecom catalog with datasets or columns. */
   CATALOG_EXTENSION: z.string().min(1).optional(),
 });

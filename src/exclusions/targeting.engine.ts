@@ -91,6 +91,20 @@ export class TargetingEngine {
     await this.warehouse.write((c) => c.run(`DROP TABLE IF EXISTS ${targetingTable(runId)}`));
   }
 
+  /** Drops the result tables of these runs that still exist; returns how many were dropped. */
+  async dropMany(runIds: readonly string[]): Promise<number> {
+    if (runIds.length === 0) return 0;
+    const wanted = new Map(runIds.map((id) => [targetingTable(id).slice(1, -1), id]));
+    return this.warehouse.write(async (c) => {
+      const existing = (await c.runAndReadAll(`SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'tgt\\_%' ESCAPE '\\'`))
+        .getRowObjectsJS()
+        .map((r) => String(r.table_name))
+        .filter((name) => wanted.has(name));
+      for (const name of existing) await c.run(`DROP TABLE IF EXISTS ${targetingTable(wanted.get(name)!)}`);
+      return existing.length;
+    });
+  }
+
   async runExists(runId: string): Promise<boolean> {
     const name = targetingTable(runId).slice(1, -1);
     const rows = await this.warehouse.query<{ n: number }>('SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = $1', [name]);

@@ -52,3 +52,14 @@ export async function insertTargetingRun(db: Kysely<Database>, run: NewTargeting
 export async function findTargetingRun(db: Kysely<Database>, id: string): Promise<TargetingRunRow | undefined> {
   return db.selectFrom('targeting_runs').selectAll().where('id', '=', id).executeTakeFirst();
 }
+
+/** Preview runs (no campaign) created before `cutoff`: their per-customer results may be dropped. */
+export async function findPreviewRunIdsBefore(db: Kysely<Database>, cutoff: Date): Promise<string[]> {
+  const rows = await db
+    .selectFrom('targeting_runs')
+    .select('id')
+    .where('campaign_id', 'is', null)
+    .where('created_at', '<', cutoff)
+    .execute();
+  return rows.map((r) => r.id);
+}

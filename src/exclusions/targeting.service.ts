@@ -14,7 +14,7 @@ import type { WarehouseMirror } from './mirror.js';
 import { stepSchema, type PolicyStep } from './policy.schemas.js';
 import { assertNever, type ConditionPreparer, type PolicyService } from './policy.service.js';
 import type { ContactEvidence, SubscriptionEvidence, TargetingEngine } from './targeting.engine.js';
-import { findTargetingRun, insertTargetingRun, type TargetingRunRow } from './targeting.repository.js';
+import { findPreviewRunIdsBefore, findTargetingRun, insertTargetingRun, type TargetingRunRow } from './targeting.repository.js';
 
 /** Segments as targeting needs them (src/segments/segment.service.ts satisfies it). */
 export interface SegmentLookup {
@@ -171,6 +171,17 @@ export class TargetingService {
       await this.deps.engine.drop(id).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Drops the per-customer results of preview runs older than `retentionDays` (their funnels stay
+   * in Postgres; explain on them answers that the results are no longer kept). Campaign runs are
+   * kept: they are what was launched.
+   */
+  async pruneResults(retentionDays: number): Promise<number> {
+    const now = this.deps.now?.() ?? new Date();
+    const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+    return this.deps.engine.dropMany(await findPreviewRunIdsBefore(this.deps.db, cutoff));
   }
 
   async get(id: string): Promise<TargetingRunView> {

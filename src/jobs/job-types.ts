@@ -14,6 +14,8 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 export const JOB_TYPES = {
   /** Brings the DuckDB mirror of lists and contact history up to date with Postgres. */
   'mirror.sync': { queue: 'maintenance', payload: z.object({}).strict() },
+  /** Drops the DuckDB results of targeting previews older than TARGETING_RETENTION_DAYS. */
+  'targeting.prune': { queue: 'maintenance', payload: z.object({}).strict() },
 } as const satisfies Record<string, { queue: QueueName; payload: z.ZodType }>;
 
 export type JobName = keyof typeof JOB_TYPES;
@@ -37,7 +39,10 @@ export type JobHandlers<Q extends QueueName> = { [N in JobsOfQueue<Q>]: JobHandl
  * derived from it (BullMQ: `repeat:<scheduler id>:<time>`), so a run is never queued twice.
  */
 export type RepeatableJob = { [N in JobName]: { name: N; everyMs: number; data: JobPayload<N> } }[JobName];
-export const REPEATABLE_JOBS: readonly RepeatableJob[] = [{ name: 'mirror.sync', everyMs: 30_000, data: {} }];
+export const REPEATABLE_JOBS: readonly RepeatableJob[] = [
+  { name: 'mirror.sync', everyMs: 30_000, data: {} },
+  { name: 'targeting.prune', everyMs: 3_600_000, data: {} },
+];
 
 export function jobNamesOfQueue(queue: QueueName): JobName[] {
   return (Object.keys(JOB_TYPES) as JobName[]).filter((name) => JOB_TYPES[name].queue === queue);
