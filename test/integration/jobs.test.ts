@@ -43,7 +43,11 @@ describe('job types, queues and the embedded maintenance worker', () => {
       }),
     ).toThrow(/no handler for job type\(s\): mirror\.sync/);
     // A handler for a job that is not the queue's is refused too: it would never run.
-    const stray = { 'mirror.sync': async () => undefined, 'send.batch': async () => undefined } as unknown as JobHandlers<'maintenance'>;
+    const stray = {
+      'mirror.sync': async () => undefined,
+      'targeting.prune': async () => undefined,
+      'send.batch': async () => undefined,
+    } as unknown as JobHandlers<'maintenance'>;
     expect(() => assertHandlersComplete('maintenance', stray)).toThrow(/send\.batch/);
   });
 
@@ -64,8 +68,8 @@ describe('job types, queues and the embedded maintenance worker', () => {
       // A second process starting up upserts the same schedule instead of adding one.
       await queue.upsertJobScheduler('mirror.sync', { every: 30_000 }, { name: 'mirror.sync', data: {} });
       const schedulers = await queue.getJobSchedulers();
-      expect(schedulers.map((s) => s.key)).toEqual(['mirror.sync']);
-      expect(schedulers[0]!.every).toBe(30_000);
+      expect(schedulers.map((s) => s.key).sort()).toEqual(['mirror.sync', 'targeting.prune']);
+      expect(schedulers.find((s) => s.key === 'mirror.sync')!.every).toBe(30_000);
     } finally {
       await embedded.close();
     }
