@@ -59,8 +59,19 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     auth: (role) => ({ authorization: `Bearer ${keys.get(role)}` }),
     async close() {
       await app.close();
+      await deleteQueueKeys(container, config.QUEUE_PREFIX);
       await container.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** BullMQ writes a few keys (queue meta, events) under the context's own prefix; remove them all. */
+async function deleteQueueKeys(container: Container, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await container.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    if (keys.length > 0) await container.redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
 }
