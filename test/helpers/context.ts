@@ -67,7 +67,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
 }
 
 /** BullMQ writes a few keys (queue meta, events) under the context's own prefix; remove them all. */
-async function deleteQueueKeys(container: Container, prefix: string): Promise<void> {
+export async function deleteQueueKeys(container: Container, prefix: string): Promise<void> {
   let cursor = '0';
   do {
     const [next, keys] = await container.redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);

@@ -11,6 +11,7 @@ import { createContainer, type Container } from '../../src/container.js';
 import { createLogger } from '../../src/logger.js';
 import { ensureBootstrapAdminKey } from '../../src/security/bootstrap.js';
 import { findActiveKey } from '../../src/security/keys.js';
+import { deleteQueueKeys } from '../helpers/context.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 
 const run = promisify(execFile);
@@ -53,6 +54,7 @@ describe('bootstrap admin key on a fresh database', () => {
     container = await createContainer(config, createLogger('silent'));
   });
   afterAll(async () => {
+    if (container) await deleteQueueKeys(container, container.config.QUEUE_PREFIX);
     await container?.close();
     await dropDatabase(dbName);
     rmSync(dir, { recursive: true, force: true });
