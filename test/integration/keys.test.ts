@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -110,7 +111,17 @@ describe('keys CLI', () => {
     LOAD_SAMPLE_DATA: 'false',
   };
   const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys', ...args], { env, cwd: process.cwd() });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    // The CLI processes' containers registered their queues under this run's prefix.
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const keys = await redis.keys(`${env.QUEUE_PREFIX}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+  });
 
   it('creates a key printed once, lists it without the secret, revokes it by name', async () => {
     const name = `cli-${randomUUID().slice(0, 8)}`;
