@@ -21,7 +21,8 @@ export async function rebuildDerivedTables(
   connection: DuckDBConnection,
   catalog: Catalog,
   windowMonths: number,
-  changed: 'customers' | 'usage_monthly' | 'all' = 'all',
+  /** The dataset that changed; anything but `customers` (or nothing) rebuilds the pivot too. */
+  changed?: string,
 ): Promise<void> {
   if (changed !== 'customers') {
     await connection.run(`CREATE OR REPLACE TABLE usage_months AS

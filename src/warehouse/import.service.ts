@@ -172,7 +172,7 @@ export class ImportService {
         const version = await bumpSnapshot(c, dataset.name);
         if (PROFILE_SOURCES.has(dataset.name)) {
           onProgress?.('deriving', undefined);
-          await rebuildDerivedTables(c, this.deps.catalog, this.deps.config.USAGE_WINDOW_MONTHS, dataset.name as 'customers' | 'usage_monthly');
+          await rebuildDerivedTables(c, this.deps.catalog, this.deps.config.USAGE_WINDOW_MONTHS, dataset.name);
         }
         for (const listener of this.listeners) await listener(dataset.name, c);
         await c.run('COMMIT');
