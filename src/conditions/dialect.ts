@@ -1,5 +1,5 @@
 import { listValue, type DuckDBValue } from '@duckdb/node-api';
-import type { ColumnType } from '../catalog/catalog.js';
+import { sqlType, type ColumnType } from '../catalog/catalog.js';
 
 /** A value the compiler binds: scalars, or a list of scalars for large `in` sets. */
 export type ParamValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
@@ -34,25 +34,10 @@ export interface Dialect {
 export const duckdbDialect: Dialect = {
   placeholder: (index) => `$${index}`,
   bind: (value) => (Array.isArray(value) ? listValue([...(value as ReadonlyArray<string | number | boolean>)]) : (value as DuckDBValue)),
-  cast: (expression, sqlType) => `CAST(${expression} AS ${sqlType})`,
-  paramType(type) {
-    switch (type) {
-      case 'bigint':
-        return 'BIGINT';
-      case 'integer':
-        return 'INTEGER';
-      // Bound as DOUBLE, not DECIMAL(10,2): a DECIMAL cast would round 99.999 to 100.00 and change
-      // what `arpu > 99.999` means.
-      case 'decimal':
-        return 'DOUBLE';
-      case 'varchar':
-        return 'VARCHAR';
-      case 'date':
-        return 'DATE';
-      case 'boolean':
-        return 'BOOLEAN';
-    }
-  },
+  cast: (expression, type) => `CAST(${expression} AS ${type})`,
+  // Bound as DOUBLE, not the column's DECIMAL(10,2): that cast would round 99.999 to 100.00 and
+  // change what `arpu > 99.999` means.
+  paramType: (type) => (type === 'decimal' ? 'DOUBLE' : sqlType(type)),
   sumType: (type) => (type === 'decimal' ? 'DECIMAL(18,2)' : 'BIGINT'),
   quoteIdent(name) {
     if (!/^[a-z_][a-z0-9_]*$/i.test(name)) throw new Error(`refusing unsafe identifier ${JSON.stringify(name)}`);
