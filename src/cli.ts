@@ -25,8 +25,13 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   keys: async () => (await import('./security/keys.cli.js')).keysCommand,
 };
 
-function help(): string {
-  const lines = Object.keys(commands).map((name) => `  ${name}`);
+async function help(): Promise<string> {
+  const lines: string[] = [];
+  for (const [name, load] of Object.entries(commands)) {
+    const command = await load();
+    lines.push(`  ${name.padEnd(8)} ${command.summary}`);
+    for (const usage of command.usage.split('\n')) lines.push(`           npm run quanke -- ${usage.trim()}`);
+  }
   return `usage: npm run quanke -- <command> [args]\n\ncommands:\n${lines.join('\n')}`;
 }
 
@@ -35,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
   const name = positionals[0];
   const load = name ? commands[name] : undefined;
   if (!load) {
-    console.error(help());
+    console.error(await help());
     return name ? 2 : 0;
   }
   const command = await load();

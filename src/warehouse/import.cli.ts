@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { CliCommand } from '../cli.js';
 import { SYSTEM_ACTOR } from '../security/roles.js';
-import type { ImportPhase } from './import.service.js';
+import { formatOfFilename, type ImportPhase } from './import.service.js';
 
 const USAGE = 'import <dataset> <file> [--format csv|parquet] [--mode replace|append]';
 
@@ -22,7 +22,7 @@ export const importCommand: CliCommand = {
     });
     const [dataset, file] = positionals;
     if (!dataset || !file) throw new Error(`usage: ${USAGE}`);
-    const format = values.format ?? (/\.(parquet|pq)$/i.test(file) ? 'parquet' : 'csv');
+    const format = values.format ?? formatOfFilename(file);
     if (format !== 'csv' && format !== 'parquet') throw new Error('--format must be csv or parquet');
     if (values.mode !== 'replace' && values.mode !== 'append') throw new Error('--mode must be replace or append');
 

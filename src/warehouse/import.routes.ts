@@ -1,10 +1,10 @@
-import path from 'node:path';
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Container } from '../container.js';
 import { AppError } from '../http/errors.js';
 import { withMultipartUpload } from '../uploads/upload-file.js';
 import { findImportRecord, listImportRecords } from './import.repository.js';
+import { formatOfFilename } from './import.service.js';
 
 const format = z.enum(['csv', 'parquet']);
 const mode = z.enum(['replace', 'append']);
@@ -31,11 +31,6 @@ const importBody = z.object({
   format: format.default('csv'),
   mode: mode.default('replace'),
 });
-
-/** `.parquet`/`.pq` files are Parquet, everything else CSV, unless the client says otherwise. */
-function formatOf(filename: string): 'csv' | 'parquet' {
-  return /\.(parquet|pq)$/i.test(path.extname(filename)) ? 'parquet' : 'csv';
-}
 
 export const importRoutes: FastifyPluginAsyncZod<{ container: Container }> = async (app, { container }) => {
   const { imports, db, config } = container;
@@ -68,7 +63,7 @@ export const importRoutes: FastifyPluginAsyncZod<{ container: Container }> = asy
     async (request, reply) => {
       const record = await withMultipartUpload(request, { dir: config.UPLOAD_DIR, maxBytes: config.UPLOAD_MAX_BYTES }, ({ file }) =>
         imports.importFile(
-          { dataset: request.query.dataset, path: file.path, format: request.query.format ?? formatOf(file.filename), mode: request.query.mode },
+          { dataset: request.query.dataset, path: file.path, format: request.query.format ?? formatOfFilename(file.filename), mode: request.query.mode },
           request.actor,
           { trustedPath: true, sourceLabel: `upload:${file.filename}` },
         ),

@@ -23,6 +23,11 @@ export interface ImportRequest {
   mode: ImportMode;
 }
 
+/** `.parquet`/`.pq` files are Parquet, everything else CSV, unless the caller says otherwise. */
+export function formatOfFilename(filename: string): ImportFormat {
+  return /\.(parquet|pq)$/i.test(filename) ? 'parquet' : 'csv';
+}
+
 export type ImportPhase = 'reading' | 'validating' | 'loading' | 'deriving';
 export type ProgressListener = (phase: ImportPhase, percent: number | undefined) => void;
 
