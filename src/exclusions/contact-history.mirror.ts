@@ -1,7 +1,6 @@
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import type { Db } from '../db/kysely.js';
-import { changeHorizon } from '../lists/list.repository.js';
-import { nextWatermark, readWatermark, writeWatermark, type MirrorOptions, type MirrorPass } from '../lists/list.mirror.js';
+import { mirrorSettings, watermarkedPass, type MirrorOptions, type MirrorPass, type MirrorSettings } from '../lists/list.mirror.js';
 import type { Warehouse } from '../warehouse/duckdb.js';
 import { readContactChanges, type ContactChangeKey } from './contact-history.repository.js';
 
@@ -14,23 +13,19 @@ const STATE_KEY = 'contact_history';
  * (The send pipeline writes a few rows per message; per-row objects from pg are fast enough here.)
  */
 export class ContactHistoryMirror {
-  private readonly overlapUs: number;
-  private readonly pageSize: number;
+  private readonly settings: MirrorSettings;
 
   constructor(
     private readonly db: Db,
     private readonly warehouse: Warehouse,
     options: MirrorOptions = {},
   ) {
-    this.overlapUs = (options.overlapMs ?? 5000) * 1000;
-    this.pageSize = options.pageSize ?? 50_000;
+    this.settings = mirrorSettings(options);
   }
 
-  async sync(): Promise<MirrorPass> {
-    const started = performance.now();
-    const horizon = await changeHorizon(this.db);
-    return this.warehouse.transaction(async (c) => {
-      const watermark = await readWatermark(c, STATE_KEY);
+  sync(): Promise<MirrorPass> {
+    const { overlapUs, pageSize } = this.settings;
+    return watermarkedPass(this.db, this.warehouse, STATE_KEY, overlapUs, async (c, watermark) => {
       await c.run(`CREATE OR REPLACE TEMP TABLE _contact_changes (
         id BIGINT NOT NULL, customer_id BIGINT NOT NULL, campaign_id VARCHAR NOT NULL, category VARCHAR, sent_at TIMESTAMPTZ NOT NULL)`);
       let read = 0;
@@ -39,7 +34,7 @@ export class ContactHistoryMirror {
       try {
         let after: ContactChangeKey | undefined;
         for (;;) {
-          const page = await readContactChanges(this.db, { sinceUs: watermark, after, limit: this.pageSize });
+          const page = await readContactChanges(this.db, { sinceUs: watermark, after, limit: pageSize });
           for (const row of page) {
             const id = Number(row.id);
             if (id < minId) minId = id;
@@ -53,7 +48,7 @@ export class ContactHistoryMirror {
           }
           read += page.length;
           const last = page.at(-1);
-          if (!last || page.length < this.pageSize) break;
+          if (!last || page.length < pageSize) break;
           after = { recordedUs: Number(last.recorded_us), id: Number(last.id) };
         }
       } finally {
@@ -71,8 +66,7 @@ export class ContactHistoryMirror {
         applied = Number(inserted.getRowObjectsJS()[0]?.Count ?? 0);
       }
       await c.run('DROP TABLE temp.main._contact_changes');
-      await writeWatermark(c, STATE_KEY, nextWatermark(watermark, horizon, this.overlapUs));
-      return { read, applied, ms: Math.round(performance.now() - started) };
+      return { read, applied };
     });
   }
 }

@@ -20,6 +20,38 @@ export interface MirrorOptions {
   pageSize?: number;
 }
 
+/** `MirrorOptions` with their defaults applied, in the units a pass works in. */
+export interface MirrorSettings {
+  overlapUs: number;
+  pageSize: number;
+}
+
+export function mirrorSettings(options: MirrorOptions): MirrorSettings {
+  return { overlapUs: (options.overlapMs ?? 5000) * 1000, pageSize: options.pageSize ?? 50_000 };
+}
+
+/**
+ * One pass of a watermarked mirror. The horizon is taken before the first page is read (everything
+ * older is committed and will be seen by the pages); then, in one DuckDB transaction, `apply` reads
+ * and applies what changed since the stored watermark, and the watermark advances with it.
+ */
+export async function watermarkedPass(
+  db: Db,
+  warehouse: Warehouse,
+  stateKey: string,
+  overlapUs: number,
+  apply: (c: DuckDBConnection, watermark: number | undefined) => Promise<Omit<MirrorPass, 'ms'>>,
+): Promise<MirrorPass> {
+  const started = performance.now();
+  const horizon = await changeHorizon(db);
+  return warehouse.transaction(async (c) => {
+    const watermark = await readWatermark(c, stateKey);
+    const { read, applied } = await apply(c, watermark);
+    await writeWatermark(c, stateKey, nextWatermark(watermark, horizon, overlapUs));
+    return { read, applied, ms: Math.round(performance.now() - started) };
+  });
+}
+
 const STATE_KEY = 'list_entries';
 
 /**
@@ -29,34 +61,29 @@ const STATE_KEY = 'list_entries';
  * a pass over rows that match the mirror already applies nothing.
  */
 export class ListMirror {
-  private readonly overlapUs: number;
-  private readonly pageSize: number;
+  private readonly settings: MirrorSettings;
 
   constructor(
     private readonly db: Db,
     private readonly warehouse: Warehouse,
     options: MirrorOptions = {},
   ) {
-    this.overlapUs = (options.overlapMs ?? 5000) * 1000;
-    this.pageSize = options.pageSize ?? 50_000;
+    this.settings = mirrorSettings(options);
   }
 
-  async sync(): Promise<MirrorPass> {
-    const started = performance.now();
-    // Taken before the first page: everything older is committed and will be seen by the pages.
-    const horizon = await changeHorizon(this.db);
-    return this.warehouse.transaction(async (c) => {
-      const watermark = await readWatermark(c, STATE_KEY);
+  sync(): Promise<MirrorPass> {
+    const { overlapUs, pageSize } = this.settings;
+    return watermarkedPass(this.db, this.warehouse, STATE_KEY, overlapUs, async (c, watermark) => {
       await c.run(`CREATE OR REPLACE TEMP TABLE _list_changes (
         list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, expires_us BIGINT, deleted BOOLEAN NOT NULL, updated_us BIGINT NOT NULL)`);
       let read = 0;
       const appender = await c.createAppender('_list_changes', 'main', 'temp');
       try {
-        const fetch = (after?: EntryChangeKey) => readEntryChangePage(this.db, { sinceUs: watermark, after, limit: this.pageSize });
+        const fetch = (after?: EntryChangeKey) => readEntryChangePage(this.db, { sinceUs: watermark, after, limit: pageSize });
         let page = await fetch();
         while (page.rows > 0) {
           // The next page is fetched while this one is appended: Postgres and DuckDB work at once.
-          const next = page.rows === this.pageSize ? fetch(lastKey(page.text)) : undefined;
+          const next = page.rows === pageSize ? fetch(lastKey(page.text)) : undefined;
           // Awaited below; until then a failure must not surface as an unhandled rejection.
           next?.catch(() => undefined);
           appendChangePage(appender, page.text);
@@ -69,8 +96,7 @@ export class ListMirror {
       }
       const applied = read === 0 ? 0 : await applyListChanges(c);
       await c.run('DROP TABLE temp.main._list_changes');
-      await writeWatermark(c, STATE_KEY, nextWatermark(watermark, horizon, this.overlapUs));
-      return { read, applied, ms: Math.round(performance.now() - started) };
+      return { read, applied };
     });
   }
 
@@ -175,13 +201,13 @@ export function nextWatermark(current: number | undefined, horizon: ChangeHorizo
   return current === undefined ? candidate : Math.max(current, candidate);
 }
 
-export async function readWatermark(c: DuckDBConnection, name: string): Promise<number | undefined> {
+async function readWatermark(c: DuckDBConnection, name: string): Promise<number | undefined> {
   const result = await c.runAndReadAll('SELECT watermark_us FROM _mirror_state WHERE name = $1', [name]);
   const value = result.getRowObjectsJS()[0]?.watermark_us;
   return value === undefined || value === null ? undefined : Number(value);
 }
 
-export async function writeWatermark(c: DuckDBConnection, name: string, watermarkUs: number): Promise<void> {
+async function writeWatermark(c: DuckDBConnection, name: string, watermarkUs: number): Promise<void> {
   await c.run(
     `INSERT INTO _mirror_state (name, watermark_us) VALUES ($1, $2)
      ON CONFLICT (name) DO UPDATE SET watermark_us = excluded.watermark_us`,
