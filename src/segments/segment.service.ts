@@ -143,8 +143,22 @@ function encodeCursor(customerId: number): string {
 
 function decodeCursor(cursor: string): number {
   const match = /^c:(-?\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw new AppError('VALIDATION', 'The cursor is not one this API handed out', [{ path: 'cursor', message: 'unknown cursor' }]);
+  if (!match) throw unknownCursor();
   return Number(match[1]);
+}
+
+function unknownCursor(): AppError {
+  return new AppError('VALIDATION', 'The cursor is not one this API handed out', [{ path: 'cursor', message: 'unknown cursor' }]);
+}
+
+/**
+ * A page from `limit + 1` fetched rows: the extra row only says there is more. `last` is the row
+ * the next page starts after, undefined on the final page.
+ */
+function pageOf<T>(rows: T[], limit: number): { shown: T[]; last: T | undefined } {
+  if (rows.length <= limit) return { shown: rows, last: undefined };
+  const shown = rows.slice(0, limit);
+  return { shown, last: shown.at(-1) };
 }
 
 /**
@@ -256,26 +270,20 @@ export class SegmentService implements SegmentSource, RuleUsage {
 
   async list(page: { limit: number; cursor?: string }, actor: Actor): Promise<{ segments: SegmentView[]; nextCursor: string | null }> {
     const before = page.cursor === undefined ? undefined : decodeListCursor(page.cursor);
-    const rows = await listSegments(this.deps.db, { limit: page.limit + 1, before });
-    const more = rows.length > page.limit;
-    const shown = more ? rows.slice(0, page.limit) : rows;
-    const last = shown.at(-1);
+    const { shown, last } = pageOf(await listSegments(this.deps.db, { limit: page.limit + 1, before }), page.limit);
     return {
       segments: shown.map((row) => this.view(row, actor)),
-      nextCursor: more && last ? encodeListCursor(new Date(last.created_at), last.id) : null,
+      nextCursor: last ? encodeListCursor(new Date(last.created_at), last.id) : null,
     };
   }
 
   async members(id: string, page: { limit: number; cursor?: string }, actor: Actor): Promise<MembersPage> {
     const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
     const segment = await this.requireReady(id);
-    const rows = await this.deps.engine.membersPage(segment.id, after, page.limit + 1);
-    const more = rows.length > page.limit;
-    const shown = more ? rows.slice(0, page.limit) : rows;
-    const last = shown.at(-1);
+    const { shown, last } = pageOf(await this.deps.engine.membersPage(segment.id, after, page.limit + 1), page.limit);
     return {
       members: shown.map((row) => maskMember(row, actor)),
-      nextCursor: more && last ? encodeCursor(last.customer_id) : null,
+      nextCursor: last ? encodeCursor(last.customer_id) : null,
     };
   }
 
@@ -489,9 +497,7 @@ function encodeListCursor(createdAt: Date, id: string): string {
 function decodeListCursor(cursor: string): { createdAt: Date; id: string } {
   const match = /^s:([0-9T:.\-Z]+)\|([0-9a-f-]{36})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   const createdAt = match ? new Date(match[1]!) : undefined;
-  if (!match || !createdAt || Number.isNaN(createdAt.getTime())) {
-    throw new AppError('VALIDATION', 'The cursor is not one this API handed out', [{ path: 'cursor', message: 'unknown cursor' }]);
-  }
+  if (!match || !createdAt || Number.isNaN(createdAt.getTime())) throw unknownCursor();
   return { createdAt, id: match[2]! };
 }
 
