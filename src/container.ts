@@ -6,6 +6,7 @@ import { createDb, ensureDatabase, type Db } from './db/kysely.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Warehouse } from './warehouse/duckdb.js';
 import { ensureWarehouseSchema } from './warehouse/schema.js';
+import { ensureDerivedTables } from './warehouse/derive.js';
 import { ImportService } from './warehouse/import.service.js';
 import { ConditionService } from './conditions/condition.service.js';
 import { SegmentEngine } from './segments/segment.engine.js';
@@ -65,7 +66,8 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     readConnections: config.DUCKDB_READ_CONNECTIONS,
     queryTimeoutMs: config.QUERY_TIMEOUT_MS,
   });
-  await ensureWarehouseSchema(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
+  await ensureWarehouseSchema(warehouse, catalog);
+  await ensureDerivedTables(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
   const imports = new ImportService({ db, warehouse, catalog, config, logger });
   const keys = new KeyService(db);
   const queues = new JobQueues(redis, config.QUEUE_PREFIX);

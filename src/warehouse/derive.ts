@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog } from '../catalog/catalog.js';
-import { ident } from './duckdb.js';
+import { ident, type Warehouse } from './duckdb.js';
 import { PROFILE_TABLE, profileUsageColumn, usageMeasures } from './schema.js';
 
 /** Datasets whose change requires the customer profile to be rebuilt. */
@@ -53,8 +53,15 @@ function pivotSql(catalog: Catalog, windowMonths: number): string {
     GROUP BY u.customer_id`;
 }
 
+/** Builds the derived tables when they are missing or were built for another USAGE_WINDOW_MONTHS. */
+export async function ensureDerivedTables(warehouse: Warehouse, catalog: Catalog, windowMonths: number): Promise<void> {
+  await warehouse.write(async (c) => {
+    if (!(await derivedTablesFit(c, catalog, windowMonths))) await rebuildDerivedTables(c, catalog, windowMonths);
+  });
+}
+
 /** Whether the derived tables exist and were built for this window (the setting may have changed). */
-export async function derivedTablesFit(connection: DuckDBConnection, catalog: Catalog, windowMonths: number): Promise<boolean> {
+async function derivedTablesFit(connection: DuckDBConnection, catalog: Catalog, windowMonths: number): Promise<boolean> {
   const reader = await connection.runAndReadAll(
     `SELECT table_name, column_name FROM information_schema.columns WHERE table_name IN ('${PROFILE_TABLE}', '${PIVOT_TABLE}')`,
   );

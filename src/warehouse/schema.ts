@@ -1,6 +1,5 @@
 import type { Catalog, Dataset } from '../catalog/catalog.js';
 import { sqlType } from '../catalog/catalog.js';
-import { derivedTablesFit, rebuildDerivedTables } from './derive.js';
 import { ident, type Warehouse } from './duckdb.js';
 
 /**
@@ -40,7 +39,7 @@ export function profileUsageColumn(measure: string, monthRank: number): string {
   return `u_${measure}_m${monthRank}`;
 }
 
-export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catalog, windowMonths: number): Promise<void> {
+export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catalog): Promise<void> {
   await warehouse.write(async (c) => {
     for (const dataset of catalog.datasets) await c.run(datasetDdl(dataset));
     await c.run(`CREATE TABLE IF NOT EXISTS _snapshots (
@@ -54,7 +53,5 @@ export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catal
     await c.run(`CREATE TABLE IF NOT EXISTS list_entries_mirror (
       list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, expires_at TIMESTAMPTZ)`);
     await c.run(`CREATE TABLE IF NOT EXISTS _mirror_state (name VARCHAR PRIMARY KEY, watermark_us BIGINT NOT NULL)`);
-    // Missing, or built for another USAGE_WINDOW_MONTHS: rebuild from the datasets.
-    if (!(await derivedTablesFit(c, catalog, windowMonths))) await rebuildDerivedTables(c, catalog, windowMonths);
   });
 }
