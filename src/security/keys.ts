@@ -12,7 +12,7 @@ export function hashKey(secret: string): string {
 }
 
 /** `qk_<8 hex prefix>_<43 base64url>`: the prefix identifies a key in listings without revealing it. */
-export const KEY_SECRET_PATTERN = /qk_([0-9a-f]{8})_[A-Za-z0-9_-]{16,}/g;
+export const KEY_SECRET_PATTERN = /qk_([0-9a-f]{8})_[A-Za-z0-9_-]{16,}/;
 
 export interface CreatedKey {
   id: string;

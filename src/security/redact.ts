@@ -1,9 +1,13 @@
+import { KEY_SECRET_PATTERN } from './keys.js';
 import { maskMsisdn } from './mask.js';
 
 // A standalone run of 11 digits (a mainland mobile number, or anything shaped like one), optionally
 // with the +86/0086/86 country prefix. Longer digit runs (epoch milliseconds, ids) are left alone,
 // and UUIDs (request ids) are matched first and kept whole, since their hex groups can hold 11 digits.
-const SCRUBBED = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(?<!\d)(?:(?:\+|00)?86)?(\d{11})(?!\d)|qk_([0-9a-f]{8})_[A-Za-z0-9_-]{16,}/gi;
+const SCRUBBED = new RegExp(
+  String.raw`([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(?<!\d)(?:(?:\+|00)?86)?(\d{11})(?!\d)|` + KEY_SECRET_PATTERN.source,
+  'gi',
+);
 
 /**
  * Masks phone-shaped numbers and API key secrets anywhere in a text. Applied to every log line as
