@@ -198,12 +198,15 @@ export class SegmentEngine {
    */
   async refresh(segmentId: string, condition: CustomerPredicate): Promise<Refreshed> {
     const table = segmentMembersTable(segmentId);
-    return this.warehouse.transaction(async (c) => {
-      const next = ident(`${table.slice(1, -1)}_next`);
-      await c.run(`DROP TABLE IF EXISTS ${next}`);
-      await this.createMembers(c, next, condition);
-      return this.swapIn(c, table, next);
-    });
+    return this.warehouse.transaction((c) => this.replaceMembers(c, table, (next) => this.createMembers(c, next, condition)));
+  }
+
+  /** Builds the next member table beside `table` with `create`, then swaps it in. */
+  private async replaceMembers(c: DuckDBConnection, table: string, create: (next: string) => Promise<void>): Promise<Refreshed> {
+    const next = ident(`${table.slice(1, -1)}_next`);
+    await c.run(`DROP TABLE IF EXISTS ${next}`);
+    await create(next);
+    return this.swapIn(c, table, next);
   }
 
   private async createMembers(c: DuckDBConnection, table: string, condition: CustomerPredicate): Promise<void> {
@@ -254,11 +257,8 @@ export class SegmentEngine {
     const numbers = segmentNumbersTable(segmentId);
     const members = segmentMembersTable(segmentId);
     return this.warehouse.transaction(async (c) => {
-      const next = ident(`${members.slice(1, -1)}_next`);
-      await c.run(`DROP TABLE IF EXISTS ${next}`);
-      await this.createUploadMembers(c, next, numbers);
-      const unknown = await this.unknownNumbers(c, numbers);
-      return { ...(await this.swapIn(c, members, next)), ...unknown };
+      const refreshed = await this.replaceMembers(c, members, (next) => this.createUploadMembers(c, next, numbers));
+      return { ...refreshed, ...(await this.unknownNumbers(c, numbers)) };
     });
   }
 
