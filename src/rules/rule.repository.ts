@@ -38,19 +38,23 @@ export interface RuleWrite {
   by: string;
 }
 
+/** The columns a create and an update both write. */
+function ruleColumns(rule: RuleWrite) {
+  return {
+    description: rule.description,
+    condition: JSON.stringify(rule.condition),
+    version: rule.version,
+    source: rule.source,
+    rule_refs: rule.ruleRefs,
+    segment_refs: rule.segmentRefs,
+    updated_by: rule.by,
+  };
+}
+
 export async function insertRule(trx: Db, rule: RuleWrite): Promise<RuleRow> {
   return trx
     .insertInto('rules')
-    .values({
-      name: rule.name,
-      description: rule.description,
-      condition: JSON.stringify(rule.condition),
-      version: rule.version,
-      source: rule.source,
-      rule_refs: rule.ruleRefs,
-      segment_refs: rule.segmentRefs,
-      updated_by: rule.by,
-    })
+    .values({ name: rule.name, ...ruleColumns(rule) })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -58,16 +62,7 @@ export async function insertRule(trx: Db, rule: RuleWrite): Promise<RuleRow> {
 export async function updateRule(trx: Db, rule: RuleWrite): Promise<RuleRow> {
   return trx
     .updateTable('rules')
-    .set({
-      description: rule.description,
-      condition: JSON.stringify(rule.condition),
-      version: rule.version,
-      source: rule.source,
-      rule_refs: rule.ruleRefs,
-      segment_refs: rule.segmentRefs,
-      updated_by: rule.by,
-      updated_at: sql<Date>`now()`,
-    })
+    .set({ ...ruleColumns(rule), updated_at: sql<Date>`now()` })
     .where('name', '=', rule.name)
     .returningAll()
     .executeTakeFirstOrThrow();
