@@ -90,6 +90,8 @@ export const DEFAULT_POLICY = 'default';
  * per-customer answer stays in DuckDB (`targetingTable(id)`), its funnel in Postgres.
  */
 export class TargetingService {
+  private readonly pattern: RegExp;
+
   constructor(
     private readonly deps: {
       db: Db;
@@ -101,7 +103,9 @@ export class TargetingService {
       msisdnPattern: string;
       now?: () => Date;
     },
-  ) {}
+  ) {
+    this.pattern = new RegExp(deps.msisdnPattern);
+  }
 
   async run(request: TargetingRequest, actor: Actor): Promise<TargetingRunView> {
     const started = performance.now();
@@ -179,8 +183,7 @@ export class TargetingService {
    * kept: they are what was launched.
    */
   async pruneResults(retentionDays: number): Promise<number> {
-    const now = this.deps.now?.() ?? new Date();
-    const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+    const cutoff = new Date(this.now().getTime() - retentionDays * 86_400_000);
     return this.deps.engine.dropMany(await findPreviewRunIdsBefore(this.deps.db, cutoff));
   }
 
@@ -190,7 +193,7 @@ export class TargetingService {
 
   /** Why a number is (not) in the run's target: the outcome and the evidence of the removing step. */
   async explain(id: string, rawMsisdn: string, actor: Actor): Promise<Explanation> {
-    const msisdn = normalisePhoneNumber(rawMsisdn, new RegExp(this.deps.msisdnPattern));
+    const msisdn = normalisePhoneNumber(rawMsisdn, this.pattern);
     if (msisdn === undefined) {
       throw new AppError('VALIDATION', 'msisdn is not a phone number', [{ path: 'msisdn', message: `must match ${this.deps.msisdnPattern}` }]);
     }
