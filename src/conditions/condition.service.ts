@@ -206,7 +206,7 @@ export class ConditionService {
       if (seen.has(`s:${site.name}`)) continue;
       seen.add(`s:${site.name}`);
       const status = await this.deps.segments.status(site.name);
-      const through = site.via ? ` (used by rule ${JSON.stringify(site.via)})` : '';
+      const through = usedBy(site);
       if (status === undefined) problems.push({ path: site.path, message: `segment ${site.name} does not exist${through}` });
       else if (status === 'building') problems.push({ path: site.path, message: `segment ${site.name} is still being built${through}; try again when it is ready` });
       else if (status === 'failed') problems.push({ path: site.path, message: `segment ${site.name} failed to build${through}; refresh it first` });
@@ -215,12 +215,16 @@ export class ConditionService {
       if (seen.has(`l:${site.name}`)) continue;
       seen.add(`l:${site.name}`);
       if (!(await this.deps.lists.exists(site.name))) {
-        const through = site.via ? ` (used by rule ${JSON.stringify(site.via)})` : '';
-        problems.push({ path: site.path, message: `list ${JSON.stringify(site.name)} does not exist${through}` });
+        problems.push({ path: site.path, message: `list ${JSON.stringify(site.name)} does not exist${usedBy(site)}` });
       }
     }
     return problems;
   }
+}
+
+/** ` (used by rule "x")` for a reference reached through a rule, empty for a direct one. */
+function usedBy(site: RefSite): string {
+  return site.via ? ` (used by rule ${JSON.stringify(site.via)})` : '';
 }
 
 function sum(values: number[]): number {
