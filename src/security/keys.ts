@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Role } from './roles.js';
 
@@ -53,14 +53,18 @@ export interface KeyPrincipal {
   lastUsedAt: Date | null;
 }
 
+/** A key that is neither revoked nor expired. */
+function stillWorks(eb: ExpressionBuilder<Database, 'api_keys'>) {
+  return eb.and([eb('revoked_at', 'is', null), eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())])]);
+}
+
 /** The key's holder when the key exists, is not revoked and has not expired. */
 export async function findActiveKey(db: Kysely<Database>, secret: string): Promise<KeyPrincipal | undefined> {
   const row = await db
     .selectFrom('api_keys')
     .select(['id', 'name', 'role', 'last_used_at'])
     .where('key_hash', '=', hashKey(secret))
-    .where('revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())]))
+    .where(stillWorks)
     .executeTakeFirst();
   return row ? { keyId: row.id, name: row.name, role: row.role, lastUsedAt: row.last_used_at } : undefined;
 }
@@ -140,8 +144,7 @@ export async function findActiveKeysByName(db: Kysely<Database>, name: string): 
     .selectFrom('api_keys')
     .select(keyColumns)
     .where('name', '=', name)
-    .where('revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())]))
+    .where(stillWorks)
     .execute();
   return rows.map(toKeyRow);
 }
@@ -164,8 +167,7 @@ export async function countActiveAdminKeys(db: Kysely<Database>, exceptId?: stri
     .selectFrom('api_keys')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('role', '=', 'admin')
-    .where('revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', new Date())]));
+    .where(stillWorks);
   if (exceptId) query = query.where('id', '!=', exceptId);
   const row = await query.executeTakeFirstOrThrow();
   return Number(row.n);
