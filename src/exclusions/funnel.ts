@@ -1,6 +1,6 @@
 import type { PreparedCondition } from '../conditions/condition.service.js';
 import type { SqlParams } from '../conditions/params.js';
-import { assertNever } from './policy.service.js';
+import { assertNever } from '../util/assert-never.js';
 import type { PolicyStep } from './policy.schemas.js';
 import { PROFILE_TABLE } from '../warehouse/schema.js';
 

@@ -14,6 +14,8 @@ import {
   type PolicyVersionRow,
 } from './policy.repository.js';
 import { stepSchema, type PolicyStep } from './policy.schemas.js';
+import { canonicalJson } from '../util/json.js';
+import { assertNever } from '../util/assert-never.js';
 
 /** The condition compiler as exclusions use it (src/conditions/condition.service.ts). */
 export interface ConditionPreparer {
@@ -157,17 +159,4 @@ function policyView(row: PolicyVersionRow): PolicyView {
     updatedBy: row.updated_by,
     updatedAt: row.updated_at.toISOString(),
   };
-}
-
-export function assertNever(value: never): never {
-  throw new Error(`unexpected ${JSON.stringify(value)}`);
-}
-
-/** JSON with object keys sorted: jsonb hands keys back in its own order, not the order written. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

@@ -12,7 +12,8 @@ import { segmentMembersTable } from '../warehouse/tables.js';
 import { buildFunnel, compileFirstRemovingStep, contactSince, controlGroupSize, type FunnelEntry } from './funnel.js';
 import type { WarehouseMirror } from './mirror.js';
 import { stepSchema, type PolicyStep } from './policy.schemas.js';
-import { assertNever, type ConditionPreparer, type PolicyService } from './policy.service.js';
+import { type ConditionPreparer, type PolicyService } from './policy.service.js';
+import { assertNever } from '../util/assert-never.js';
 import type { ContactEvidence, SubscriptionEvidence, TargetingEngine } from './targeting.engine.js';
 import { findPreviewRunIdsBefore, findTargetingRun, insertTargetingRun, type TargetingRunRow } from './targeting.repository.js';
 

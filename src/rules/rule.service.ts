@@ -27,6 +27,7 @@ import {
   type RuleRow,
   type RuleVersionRow,
 } from './rule.repository.js';
+import { canonicalJson } from '../util/json.js';
 
 /** What the rules feature needs of the condition service. */
 export interface RuleConditionPreparer {
@@ -348,15 +349,6 @@ async function readJson(file: string): Promise<unknown> {
   } catch (error) {
     return { invalidJson: (error as Error).message };
   }
-}
-
-/** JSON with object keys sorted, so `{a,b}` and `{b,a}` compare equal. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }
 
 /**
