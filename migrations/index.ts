@@ -4,6 +4,7 @@ import * as m0002 from './0002_rules.js';
 import * as m0003 from './0003_segments.js';
 import * as m0004 from './0004_lists_exclusions.js';
 import * as m0005 from './0005_audit_search.js';
+import * as m0006 from './0006_hardening.js';
 
 /** Every migration, in order. Add each new migration file here; never edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_segments': m0003,
   '0004_lists_exclusions': m0004,
   '0005_audit_search': m0005,
+  '0006_hardening': m0006,
 };

@@ -41,6 +41,11 @@ export interface PrepareOptions {
    * through other rules, is a cycle.
    */
   asRule?: string;
+  /**
+   * Where rule references resolve; default the rule library as it is now. An exclusion policy
+   * passes the rule versions it pinned when it was saved.
+   */
+  rules?: RuleSource;
 }
 
 export interface ConditionServiceDeps {
@@ -76,7 +81,7 @@ export class ConditionService {
     const resolved = new Map<string, Condition>();
     const refs: ConditionRefs = { rules: [], segments: [], lists: [] };
     const problems: FieldProblem[] = [];
-    await this.resolveRules(direct, options.asRule ? [options.asRule] : [], resolved, refs, problems, undefined);
+    await this.resolveRules(options.rules ?? this.deps.rules, direct, options.asRule ? [options.asRule] : [], resolved, refs, problems, undefined);
     refs.segments.push(...direct.segments);
     refs.lists.push(...direct.lists);
     if (problems.length === 0) problems.push(...this.expansionProblems(condition, resolved, path));
@@ -118,6 +123,7 @@ export class ConditionService {
    * in the caller's condition through which it was reached (`via`), naming the rule that holds it.
    */
   private async resolveRules(
+    source: RuleSource,
     direct: ConditionRefs,
     chain: string[],
     resolved: Map<string, Condition>,
@@ -135,7 +141,7 @@ export class ConditionService {
         });
       }
       if (resolved.has(site.name)) continue;
-      const raw = await this.deps.rules.getCondition(site.name);
+      const raw = await source.getCondition(site.name);
       const holder = chain.length > 0 && via ? chain[chain.length - 1] : undefined;
       const through = holder ? ` (through rule ${JSON.stringify(holder)})` : '';
       if (raw === undefined) {
@@ -155,7 +161,7 @@ export class ConditionService {
       // Segments and lists inside rules are reported at the reference that brought them in.
       refs.segments.push(...checked.refs.segments.map((s) => ({ name: s.name, path: at.path, via: site.name })));
       refs.lists.push(...checked.refs.lists.map((s) => ({ name: s.name, path: at.path, via: site.name })));
-      await this.resolveRules(checked.refs, [...chain, site.name], resolved, refs, problems, at);
+      await this.resolveRules(source, checked.refs, [...chain, site.name], resolved, refs, problems, at);
     }
   }
 

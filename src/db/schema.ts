@@ -123,6 +123,8 @@ export interface ExclusionPolicyVersionsTable {
   version: number;
   description: string | null;
   steps: JSONColumnType<unknown[]>;
+  /** The rules the condition steps resolved to when this version was saved (migration 0006). */
+  rule_pins: ColumnType<Array<{ name: string; version: number; condition: unknown }>, string | undefined, string>;
   created_by: string;
   created_at: CreatedAt;
 }

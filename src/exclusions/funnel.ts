@@ -14,6 +14,14 @@ export interface StepContext {
   category: string | null;
   /** Prepared conditions of the `condition` steps, by step index (0-based). */
   conditions: ReadonlyMap<number, PreparedCondition>;
+  /** The version each saved rule was pinned at by the policy version; the funnel names them. */
+  ruleVersions?: ReadonlyMap<string, number>;
+}
+
+/** A saved rule a condition step used, at the version the policy pinned. */
+export interface RuleAtVersion {
+  name: string;
+  version: number;
 }
 
 /** A step as the funnel reports it. `index` is 1-based: the value of `removed_by_step`. */
@@ -23,11 +31,22 @@ export interface FunnelStep {
   type: PolicyStep['type'];
   /** Why the step removed nobody without being evaluated (e.g. hasProduct without a product). */
   skipped?: string;
+  /** For a condition step that uses saved rules: each, at the version the policy pinned. */
+  rules?: RuleAtVersion[];
 }
 
 export type FunnelEntry =
   | { step: 'segment'; remaining: number }
-  | { step: string; index: number; type: PolicyStep['type']; removed: number; remaining: number; skipped?: true; note?: string };
+  | {
+      step: string;
+      index: number;
+      type: PolicyStep['type'];
+      removed: number;
+      remaining: number;
+      skipped?: true;
+      note?: string;
+      rules?: RuleAtVersion[];
+    };
 
 /** The name a step carries in the funnel: its label, or its type and parameters. */
 export function stepName(step: PolicyStep): string {
@@ -119,11 +138,24 @@ export function compileFirstRemovingStep(
   const sources: string[] = [];
   steps.forEach((step, i) => {
     const skipped = skipReason(step, ctx);
-    described.push({ index: i + 1, name: stepName(step), type: step.type, ...(skipped ? { skipped } : {}) });
+    const rules = stepRules(step, i, ctx);
+    described.push({ index: i + 1, name: stepName(step), type: step.type, ...(skipped ? { skipped } : {}), ...(rules ? { rules } : {}) });
     if (!skipped) sources.push(stepSource(step, i, ctx, params));
   });
   const sql = sources.length === 0 ? undefined : `SELECT customer_id, min(step) AS step FROM (${sources.join(' UNION ALL ')}) GROUP BY customer_id`;
   return { sql, steps: described };
+}
+
+/** The saved rules a condition step reaches, with their pinned versions; undefined when it uses none. */
+function stepRules(step: PolicyStep, index: number, ctx: StepContext): RuleAtVersion[] | undefined {
+  if (step.type !== 'condition' || !ctx.ruleVersions) return undefined;
+  const names = ctx.conditions.get(index)?.rules ?? [];
+  if (names.length === 0) return undefined;
+  return [...names].sort().map((name) => {
+    const version = ctx.ruleVersions?.get(name);
+    if (version === undefined) throw new Error(`rule ${name} of condition step ${index + 1} has no pinned version`);
+    return { name, version };
+  });
 }
 
 /** `{step:"segment", remaining}` then, per step, what it removed from what was left. */
@@ -140,6 +172,7 @@ export function buildFunnel(segmentCount: number, removedByStep: ReadonlyMap<num
       removed,
       remaining,
       ...(step.skipped ? { skipped: true as const, note: step.skipped } : {}),
+      ...(step.rules ? { rules: step.rules } : {}),
     });
   }
   return funnel;

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { Database, ExclusionPoliciesTable } from '../db/schema.js';
+import type { RulePin } from './rule-pins.js';
 
 export type PolicyRow = Selectable<ExclusionPoliciesTable>;
 
@@ -9,6 +10,7 @@ export interface PolicyVersionRow {
   version: number;
   description: string | null;
   steps: unknown[];
+  rule_pins: RulePin[];
   created_by: string;
   created_at: Date;
   updated_by: string;
@@ -22,7 +24,7 @@ export async function findPolicyVersion(db: Kysely<Database>, name: string, vers
     .innerJoin('exclusion_policy_versions as v', (j) =>
       j.onRef('v.policy_name', '=', 'p.name').on('v.version', '=', version ?? sql<number>`p.current_version`),
     )
-    .select(['p.name', 'v.version', 'v.description', 'v.steps', 'p.created_by', 'p.created_at', 'v.created_by as updated_by', 'v.created_at as updated_at'])
+    .select(['p.name', 'v.version', 'v.description', 'v.steps', 'v.rule_pins', 'p.created_by', 'p.created_at', 'v.created_by as updated_by', 'v.created_at as updated_at'])
     .where('p.name', '=', name)
     .executeTakeFirst();
 }
@@ -31,7 +33,7 @@ export async function listPolicies(db: Kysely<Database>): Promise<PolicyVersionR
   return db
     .selectFrom('exclusion_policies as p')
     .innerJoin('exclusion_policy_versions as v', (j) => j.onRef('v.policy_name', '=', 'p.name').onRef('v.version', '=', 'p.current_version'))
-    .select(['p.name', 'v.version', 'v.description', 'v.steps', 'p.created_by', 'p.created_at', 'v.created_by as updated_by', 'v.created_at as updated_at'])
+    .select(['p.name', 'v.version', 'v.description', 'v.steps', 'v.rule_pins', 'p.created_by', 'p.created_at', 'v.created_by as updated_by', 'v.created_at as updated_at'])
     .orderBy('p.name')
     .execute();
 }
@@ -61,7 +63,7 @@ export async function setCurrentVersion(
 
 export async function insertPolicyVersion(
   db: Kysely<Database>,
-  version: { name: string; version: number; description: string | null; steps: unknown[]; actor: string },
+  version: { name: string; version: number; description: string | null; steps: unknown[]; rulePins: RulePin[]; actor: string },
 ): Promise<void> {
   await db
     .insertInto('exclusion_policy_versions')
@@ -70,6 +72,7 @@ export async function insertPolicyVersion(
       version: version.version,
       description: version.description,
       steps: JSON.stringify(version.steps),
+      rule_pins: JSON.stringify(version.rulePins),
       created_by: version.actor,
     })
     .execute();

@@ -47,6 +47,9 @@ export const policyView = z.object({
   description: z.string().nullable(),
   version: z.number(),
   steps: z.array(z.unknown()),
+  rules: z
+    .array(z.object({ name: z.string(), version: z.number(), condition: z.unknown() }))
+    .describe('the saved rules the condition steps reach, directly or nested, pinned at the version they had when this policy version was saved'),
   createdBy: z.string(),
   createdAt: z.string(),
   updatedBy: z.string(),

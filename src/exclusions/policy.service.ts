@@ -1,4 +1,4 @@
-import type { PreparedCondition } from '../conditions/condition.service.js';
+import type { PrepareOptions, PreparedCondition } from '../conditions/condition.service.js';
 import type { Db } from '../db/kysely.js';
 import { AppError, isAppError, type FieldProblem } from '../http/errors.js';
 import type { ListRow } from '../lists/list.repository.js';
@@ -14,12 +14,14 @@ import {
   type PolicyVersionRow,
 } from './policy.repository.js';
 import { stepSchema, type PolicyStep } from './policy.schemas.js';
+import { currentRuleVersions } from '../rules/rule.service.js';
+import { pinnedRuleSource, pinningRuleSource, type CurrentRules, type RulePin } from './rule-pins.js';
 import { canonicalJson } from '../util/json.js';
 import { assertNever } from '../util/assert-never.js';
 
 /** The condition compiler as exclusions use it (src/conditions/condition.service.ts). */
 export interface ConditionPreparer {
-  prepare(input: unknown, path?: string): Promise<PreparedCondition>;
+  prepare(input: unknown, path?: string, options?: PrepareOptions): Promise<PreparedCondition>;
 }
 
 /** Lists as exclusions use them (src/lists/list.service.ts). */
@@ -32,6 +34,8 @@ export interface PolicyView {
   description: string | null;
   version: number;
   steps: PolicyStep[];
+  /** Every rule the condition steps reach, directly or nested, as resolved when this version was saved. */
+  rules: RulePin[];
   createdBy: string;
   createdAt: string;
   updatedBy: string;
@@ -49,9 +53,17 @@ export interface PutOutcome {
  * Exclusion policies: named, versioned, ordered steps. A PUT that changes anything writes a new
  * version (runs keep pointing at the version they used); every step is checked before anything
  * is written, and all problems are reported together with their JSON paths.
+ *
+ * A version pins the saved rules its condition steps reach, and runs evaluate those pins, not the
+ * library: analysts may edit rules, but only an operator saving the policy again changes what it
+ * removes (and that save writes a new version when a pinned rule has moved on).
  */
 export class PolicyService {
-  constructor(private readonly deps: { db: Db; conditions: ConditionPreparer; lists: ListLookup }) {}
+  private readonly rules: CurrentRules;
+
+  constructor(private readonly deps: { db: Db; conditions: ConditionPreparer; lists: ListLookup; rules?: CurrentRules }) {
+    this.rules = deps.rules ?? currentRuleVersions(deps.db);
+  }
 
   async list(): Promise<Array<Omit<PolicyView, 'steps'> & { steps: number }>> {
     const rows = await listPolicies(this.deps.db);
@@ -67,12 +79,17 @@ export class PolicyService {
   }
 
   async put(name: string, body: { description?: string | null; steps: PolicyStep[] }, actor: Actor): Promise<PutOutcome> {
-    await this.checkSteps(body.steps);
+    const rulePins = await this.checkSteps(body.steps);
     return this.deps.db.transaction().execute(async (trx) => {
       const locked = await lockPolicy(trx, name);
       const before = locked ? await findPolicyVersion(trx, name) : undefined;
       const description = body.description === undefined ? (before?.description ?? null) : body.description;
-      if (before && description === before.description && canonicalJson(before.steps) === canonicalJson(body.steps)) {
+      if (
+        before &&
+        description === before.description &&
+        canonicalJson(before.steps) === canonicalJson(body.steps) &&
+        canonicalJson(before.rule_pins) === canonicalJson(rulePins)
+      ) {
         return { policy: policyView(before), changed: false, created: false };
       }
       const version = (locked?.current_version ?? 0) + 1;
@@ -86,24 +103,39 @@ export class PolicyService {
       } else {
         await setCurrentVersion(trx, { name, description, version, actor: actor.name });
       }
-      await insertPolicyVersion(trx, { name, version, description, steps: body.steps, actor: actor.name });
+      await insertPolicyVersion(trx, { name, version, description, steps: body.steps, rulePins, actor: actor.name });
       const after = await findPolicyVersion(trx, name);
       await recordAudit(trx, actor, {
         action: locked ? 'exclusion_policy.update' : 'exclusion_policy.create',
         targetType: 'exclusion_policy',
         targetId: name,
-        before: before ? { version: before.version, description: before.description, steps: before.steps } : null,
-        after: { version, description, steps: body.steps },
+        before: before ? { version: before.version, description: before.description, steps: before.steps, rules: pinVersions(before.rule_pins) } : null,
+        after: { version, description, steps: body.steps, rules: pinVersions(rulePins) },
       });
       return { policy: policyView(after!), changed: true, created: !locked };
     });
   }
 
   /**
-   * Semantic checks beyond the body schema: lists exist (upload steps name custom lists) and
-   * conditions compile. Problems from every step are gathered before failing.
+   * The condition steps of a policy version, by step index, prepared against the rules it pinned
+   * (never the library as it is now).
    */
-  async checkSteps(steps: readonly PolicyStep[]): Promise<void> {
+  async prepareConditions(policy: Pick<PolicyView, 'steps' | 'rules'>): Promise<Map<number, PreparedCondition>> {
+    const rules = pinnedRuleSource(policy.rules);
+    const conditions = new Map<number, PreparedCondition>();
+    for (const [i, step] of policy.steps.entries()) {
+      if (step.type === 'condition') conditions.set(i, await this.deps.conditions.prepare(step.condition, `policy.steps[${i}].condition`, { rules }));
+    }
+    return conditions;
+  }
+
+  /**
+   * Semantic checks beyond the body schema: lists exist (upload steps name custom lists) and
+   * conditions compile. Problems from every step are gathered before failing. Returns the rules
+   * the condition steps resolved to, the pins of the version about to be written.
+   */
+  async checkSteps(steps: readonly PolicyStep[]): Promise<RulePin[]> {
+    const pinning = pinningRuleSource(this.rules);
     const problems: FieldProblem[] = [];
     let code: 'VALIDATION' | 'BAD_CONDITION' = 'VALIDATION';
     for (const [i, step] of steps.entries()) {
@@ -122,7 +154,7 @@ export class PolicyService {
         }
         case 'condition': {
           try {
-            await this.deps.conditions.prepare(step.condition, `steps[${i}].condition`);
+            await this.deps.conditions.prepare(step.condition, `steps[${i}].condition`, { rules: pinning.source });
           } catch (error) {
             if (!isAppError(error) || !error.errors) throw error;
             problems.push(...error.errors);
@@ -144,6 +176,7 @@ export class PolicyService {
         .join('; ');
       throw new AppError(code, `The policy is not valid: ${first}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`, problems);
     }
+    return pinning.pins();
   }
 }
 
@@ -154,9 +187,15 @@ function policyView(row: PolicyVersionRow): PolicyView {
     version: row.version,
     // Stored steps were validated by this schema when written; parsing again types them.
     steps: row.steps.map((s) => stepSchema.parse(s)),
+    rules: row.rule_pins,
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),
     updatedBy: row.updated_by,
     updatedAt: row.updated_at.toISOString(),
   };
+}
+
+/** `{name: version}` of the pins, as the audit trail records them. */
+function pinVersions(pins: readonly RulePin[]): Record<string, number> {
+  return Object.fromEntries(pins.map((p) => [p.name, p.version]));
 }

@@ -20,6 +20,10 @@ const funnelEntry = z.union([
     remaining: z.number(),
     skipped: z.literal(true).optional(),
     note: z.string().optional(),
+    rules: z
+      .array(z.object({ name: z.string(), version: z.number() }))
+      .optional()
+      .describe('the saved rules a condition step used, at the versions its policy version pinned'),
   }),
 ]);
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { PreparedCondition } from '../conditions/condition.service.js';
 import { SqlParams } from '../conditions/params.js';
 import type { Db } from '../db/kysely.js';
 import { AppError } from '../http/errors.js';
@@ -115,10 +114,7 @@ export class TargetingService {
       throw new AppError('VALIDATION', `Unknown product ${request.productId}`, [{ path: 'productId', message: 'not in the products dataset' }]);
     }
     const policy = await this.deps.policies.get(request.policy ?? DEFAULT_POLICY);
-    const conditions = new Map<number, PreparedCondition>();
-    for (const [i, step] of policy.steps.entries()) {
-      if (step.type === 'condition') conditions.set(i, await this.deps.conditions.prepare(step.condition, `policy.steps[${i}].condition`));
-    }
+    const conditions = await this.deps.policies.prepareConditions(policy);
     await this.deps.mirror.sync();
 
     const asOf = this.now();
@@ -128,7 +124,11 @@ export class TargetingService {
     const percent = Math.round((request.controlGroupPercent ?? DEFAULT_CONTROL_PERCENT) * 100) / 100;
     const seed = request.seed ?? randomUUID();
     const params = new SqlParams();
-    const compiled = compileFirstRemovingStep(policy.steps, { asOf, today: localDate(asOf), productId, category, conditions }, params);
+    const compiled = compileFirstRemovingStep(
+      policy.steps,
+      { asOf, today: localDate(asOf), productId, category, conditions, ruleVersions: new Map(policy.rules.map((r) => [r.name, r.version])) },
+      params,
+    );
     const id = randomUUID();
     const customersVersion = await this.deps.engine.datasetVersion('customers');
     const result = await this.deps.engine.materialise({

@@ -106,6 +106,16 @@ export function ruleConditionSource(db: Db): RuleSource {
   return { getCondition: (name) => (RULE_NAME_PATTERN.test(name) ? findRuleCondition(db, name) : Promise.resolve(undefined)) };
 }
 
+/** The rule library's current version and condition by name, as exclusion policies pin them. */
+export function currentRuleVersions(db: Db): { current(name: string): Promise<{ version: number; condition: unknown } | undefined> } {
+  return {
+    async current(name) {
+      const row = await findRule(db, name);
+      return row && { version: row.version, condition: row.condition };
+    },
+  };
+}
+
 /**
  * The saved-rule library (规则积累): named conditions that may reference each other, versioned in
  * Postgres with who changed what and when. The shipped `rules/` folder seeds it at start.
