@@ -1,11 +1,17 @@
 import { KEY_SECRET_PATTERN } from './keys.js';
-import { maskMsisdn } from './mask.js';
+import { maskMsisdn, NUMBER_START } from './mask.js';
 
-// A standalone run of 11 digits (a mainland mobile number, or anything shaped like one), optionally
-// with the +86/0086/86 country prefix. Longer digit runs (epoch milliseconds, ids) are left alone,
-// and UUIDs (request ids) are matched first and kept whole, since their hex groups can hold 11 digits.
+// What may stand between the digits of a number in a log line: a space, dash or dot, raw or
+// %-encoded as it is in a logged URL (`?msisdn=138-0013-8000`, `/entries/%2B86%20138%200013%208000`).
+const SEPARATOR = String.raw`(?:[ .\-]|%20|%2[dDeE])`;
+// Exactly 11 digits (a mainland mobile number, or anything shaped like one), optionally after the
+// +86/0086/86 country prefix, with separators allowed between digits. Longer digit runs (epoch
+// milliseconds, ids) are left alone, and UUIDs (request ids) are matched first and kept whole,
+// since their hex groups can hold 11 digits.
 const SCRUBBED = new RegExp(
-  String.raw`([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|(?<!\d)(?:(?:\+|00)?86)?(\d{11})(?!\d)|` + KEY_SECRET_PATTERN.source,
+  String.raw`([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})|` +
+    String.raw`${NUMBER_START}(?:(?:\+|%2[bB]|00)?86${SEPARATOR}?)?(\d(?:${SEPARATOR}?\d){10})(?!\d)|` +
+    KEY_SECRET_PATTERN.source,
   'gi',
 );
 
@@ -17,7 +23,7 @@ const SCRUBBED = new RegExp(
 export function scrubSecrets(text: string): string {
   return text.replace(SCRUBBED, (match, uuid: string | undefined, digits: string | undefined, keyPrefix: string | undefined) => {
     if (uuid) return match;
-    if (digits) return maskMsisdn(digits);
+    if (digits) return maskMsisdn(digits.replace(/%[0-9A-Fa-f]{2}|\D/g, ''));
     return `qk_${keyPrefix}_[redacted]`;
   });
 }

@@ -10,7 +10,7 @@ export type Access = Role | 'public';
 
 /**
  * Which route classes each role may use. Operators and schedulers also read what analysts read;
- * only admins see unmasked phone numbers and manage keys.
+ * only admins see unmasked phone numbers and names, and manage keys.
  */
 const GRANTS: Record<Role, ReadonlySet<Access>> = {
   analyst: new Set<Access>(['public', 'analyst']),
@@ -23,8 +23,11 @@ export function mayAccess(role: Role, access: Access): boolean {
   return GRANTS[role].has(access);
 }
 
-/** Only admins see whole phone numbers (PIPL). */
-export function seesFullNumbers(role: Role): boolean {
+/**
+ * Only admins see personal data whole (PIPL): phone numbers, names, and any comparison on them
+ * that could reveal what the mask hides. Everyone else sees `138****1234` and `张**`.
+ */
+export function seesPersonalData(role: Role): boolean {
   return role === 'admin';
 }
 

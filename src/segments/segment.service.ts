@@ -3,7 +3,7 @@ import type { Db } from '../db/kysely.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import { recordAudit } from '../security/audit.js';
 import { msisdnFor } from '../security/mask.js';
-import { seesFullNumbers, type Actor } from '../security/roles.js';
+import { seesPersonalData, type Actor } from '../security/roles.js';
 import { phoneNumberReportFor, type PhoneNumberReport } from '../uploads/phone-numbers.js';
 import {
   MEMBER_COLUMNS,
@@ -297,10 +297,10 @@ export class SegmentService implements SegmentSource, RuleUsage {
       action: 'segment.export',
       targetType: 'segment',
       targetId: segment.id,
-      details: { rows: segment.member_count, masked: !seesFullNumbers(actor.role), columns: MEMBER_COLUMNS },
+      details: { rows: segment.member_count, masked: !seesPersonalData(actor.role), columns: MEMBER_COLUMNS },
     });
     const engine = this.deps.engine;
-    const wholeNumbers = seesFullNumbers(actor.role);
+    const wholeNumbers = seesPersonalData(actor.role);
     async function* chunks(): AsyncGenerator<string> {
       // A BOM, so spreadsheet software opens the Chinese names as UTF-8.
       yield `\uFEFF${MEMBER_COLUMNS.join(',')}\r\n`;

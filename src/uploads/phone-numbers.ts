@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { AppError } from '../http/errors.js';
 import { maskMsisdn } from '../security/mask.js';
-import { seesFullNumbers, type Role } from '../security/roles.js';
+import { seesPersonalData, type Role } from '../security/roles.js';
 import { ident } from '../warehouse/duckdb.js';
 
 /** A line that is not a phone number: its 1-based line number and (a prefix of) what it held. */
@@ -182,7 +182,7 @@ export async function loadPhoneNumbers(
  * a phone number are masked in the quoted malformed lines. The line numbers still locate them.
  */
 export function phoneNumberReportFor(role: Role, report: PhoneNumberReport): PhoneNumberReport {
-  if (seesFullNumbers(role)) return report;
+  if (seesPersonalData(role)) return report;
   return {
     ...report,
     malformed: {
