@@ -1,23 +1,31 @@
 import { parseArgs } from 'node:util';
-import { loadConfig, ConfigError } from './config.js';
-import { createContainer, type Container } from './container.js';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { createContainer, createCoreContainer, type Container, type CoreContainer } from './container.js';
 import { createLogger } from './logger.js';
+import { apiBaseUrl, findRunningApi, type RunningApi } from './cli/running-api.js';
 
 /**
- * `npm run quanke -- <command> …`. Each command lives beside its feature and receives the
- * container; this file only dispatches.
+ * `npm run quanke -- <command> …`. Each command lives beside its feature and says what it needs:
+ * `core` commands run on Postgres and Redis alone (so they work while the API serves); `warehouse`
+ * commands go through the running API, which owns the DuckDB file, and open it themselves only
+ * when no API answers. This file only dispatches.
  */
-export interface CliCommand {
-  summary: string;
-  usage: string;
-  run(args: string[], container: Container): Promise<void>;
-}
+export type CliCommand =
+  | { summary: string; usage: string; needs: 'core'; run(args: string[], core: CoreContainer): Promise<void> }
+  | {
+      summary: string;
+      usage: string;
+      needs: 'warehouse';
+      run(args: string[], container: Container): Promise<void>;
+      runViaApi(args: string[], api: RunningApi): Promise<void>;
+    };
 
 const commands: Record<string, () => Promise<CliCommand>> = {
   migrate: async () => ({
     summary: 'create the database if needed and run all migrations',
     usage: 'migrate',
-    // createContainer already migrated; saying so is the whole job.
+    needs: 'core',
+    // Building the core container already migrated; saying so is the whole job.
     run: async () => console.log('migrations: up to date'),
   }),
   import: async () => (await import('./warehouse/import.cli.js')).importCommand,
@@ -35,6 +43,21 @@ async function help(): Promise<string> {
   return `usage: npm run quanke -- <command> [args]\n\ncommands:\n${lines.join('\n')}`;
 }
 
+async function runWarehouseCommand(command: Extract<CliCommand, { needs: 'warehouse' }>, args: string[], config: Config): Promise<void> {
+  const api = await findRunningApi(config);
+  if (api) {
+    console.error(`(through the running API at ${api.baseUrl}, which owns the warehouse)`);
+    return command.runViaApi(args, api);
+  }
+  console.error(`(no API answers at ${apiBaseUrl(config)}: opening the warehouse ${config.DUCKDB_PATH} directly)`);
+  const container = await createContainer(config, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+  try {
+    await command.run(args, container);
+  } finally {
+    await container.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const { positionals } = parseArgs({ args: argv.slice(0, 1), allowPositionals: true, strict: false });
   const name = positionals[0];
@@ -45,12 +68,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = await load();
   const config = loadConfig();
-  const container = await createContainer(config, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+  if (command.needs === 'warehouse') {
+    await runWarehouseCommand(command, argv.slice(1), config);
+    return 0;
+  }
+  const core = await createCoreContainer(config, createLogger(process.env.LOG_LEVEL ?? 'warn'));
   try {
-    await command.run(argv.slice(1), container);
+    await command.run(argv.slice(1), core);
     return 0;
   } finally {
-    await container.close();
+    await core.close();
   }
 }
 
@@ -58,8 +85,12 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof ConfigError) console.error(error.message);
-    else if (error instanceof Error && 'code' in error && 'status' in error) console.error(`error: ${error.message}`);
-    else console.error(error);
+    else if (error instanceof Error && 'code' in error && 'status' in error) {
+      console.error(`error: ${error.message}`);
+      for (const p of ((error as { errors?: Array<{ path: string; message: string }> }).errors ?? []).slice(0, 20)) {
+        console.error(`  ${p.path}: ${p.message}`);
+      }
+    } else console.error(error);
     process.exit(1);
   },
 );

@@ -11,79 +11,138 @@ import { ImportService } from './warehouse/import.service.js';
 import { ConditionService } from './conditions/condition.service.js';
 import { SegmentEngine } from './segments/segment.engine.js';
 import { SegmentService, segmentStatusSource } from './segments/segment.service.js';
+import { segmentsReferencingRule } from './segments/segment.repository.js';
 import { RuleService, ruleConditionSource } from './rules/rule.service.js';
 import { KeyService } from './security/key.service.js';
 import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
 import { JobQueues } from './jobs/queues.js';
 import { ListService } from './lists/list.service.js';
-import { WarehousePhoneNumberReader } from './lists/list.upload.js';
+import { WarehousePhoneNumberReader, type PhoneNumberFileReader } from './lists/list.upload.js';
 import { ListMirror } from './lists/list.mirror.js';
 import { ContactHistoryMirror } from './exclusions/contact-history.mirror.js';
 import { MirrorCoordinator, type WarehouseMirror } from './exclusions/mirror.js';
 import { PolicyService } from './exclusions/policy.service.js';
 import { TargetingEngine } from './exclusions/targeting.engine.js';
 import { TargetingService } from './exclusions/targeting.service.js';
+import { AppError } from './http/errors.js';
 
 /**
- * The composition root: configuration, connections, engines and services, built once. `server.ts`,
- * `cli.ts` and the tests are thin entry points over it.
+ * What every process has: Postgres, Redis and the services that need nothing else. The CLI's
+ * key, list, policy, rule and campaign commands and the worker process run on this alone, so they
+ * work while the API (the one owner of the DuckDB file) is serving.
  */
-export interface Container {
+export interface CoreContainer {
   config: Config;
   logger: Logger;
   db: Db;
   redis: Redis;
-  warehouse: Warehouse;
   catalog: Catalog;
-  imports: ImportService;
   conditions: ConditionService;
-  /** The saved-rule library, seeded from config.RULES_DIR at start. */
+  /** The saved-rule library. */
   rules: RuleService;
-  segments: SegmentService;
   keys: KeyService;
   metrics: Metrics;
   /** BullMQ queues under config.QUEUE_PREFIX; add jobs with `queues.enqueue(name, payload)`. */
   queues: JobQueues;
   lists: ListService;
-  /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
-  mirror: WarehouseMirror;
   policies: PolicyService;
-  targeting: TargetingService;
   close(): Promise<void>;
 }
 
-export async function createContainer(config: Config, logger: Logger): Promise<Container> {
+/**
+ * The API process's container: the core plus the warehouse (DuckDB) and what reads it. Only one
+ * process may hold the DuckDB file, so only `server.ts`, the tests and a CLI warehouse command
+ * that found no API running build this.
+ */
+export interface Container extends CoreContainer {
+  warehouse: Warehouse;
+  imports: ImportService;
+  segments: SegmentService;
+  /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
+  mirror: WarehouseMirror;
+  targeting: TargetingService;
+}
+
+/** List uploads parse files with DuckDB; a process without the warehouse refuses them plainly. */
+const noWarehouseFiles: PhoneNumberFileReader = {
+  read: async () => {
+    throw new AppError('NOT_READY', 'List uploads are parsed by the warehouse; send them to the API (POST /v1/lists/:type/upload)');
+  },
+};
+
+function createListService(config: Config, db: Db, files: PhoneNumberFileReader): ListService {
+  return new ListService({ db, msisdnPattern: config.MSISDN_PATTERN, files });
+}
+
+/** Postgres (created and migrated if needed), Redis and the services over them; never opens DuckDB. */
+export async function createCoreContainer(config: Config, logger: Logger): Promise<CoreContainer> {
   await ensureDatabase(config.DATABASE_URL);
   const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
   await migrateToLatest(db);
   const catalog = loadCatalog(config.CATALOG_EXTENSION);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
   await redis.connect();
-  const warehouse = await Warehouse.open({
-    path: config.DUCKDB_PATH,
-    memoryLimit: config.DUCKDB_MEMORY_LIMIT,
-    threads: config.DUCKDB_THREADS,
-    readConnections: config.DUCKDB_READ_CONNECTIONS,
-    queryTimeoutMs: config.QUERY_TIMEOUT_MS,
-  });
-  await ensureWarehouseSchema(warehouse, catalog);
-  await ensureDerivedTables(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
-  const imports = new ImportService({ db, warehouse, catalog, config, logger });
   const keys = new KeyService(db);
   const queues = new JobQueues(redis, config.QUEUE_PREFIX);
   const metrics = createMetrics();
-  const lists = new ListService({ db, msisdnPattern: config.MSISDN_PATTERN, files: new WarehousePhoneNumberReader(warehouse, config.MSISDN_PATTERN) });
-  const listMirror = new ListMirror(db, warehouse);
-  const mirror = new MirrorCoordinator(listMirror, new ContactHistoryMirror(db, warehouse));
-  imports.onDatasetChanged(async (dataset, connection) => {
-    if (dataset === 'customers') await listMirror.resolveAllMembers(connection);
-  });
+  const lists = createListService(config, db, noWarehouseFiles);
   const conditions = new ConditionService({
     catalog,
     config,
     rules: ruleConditionSource(db),
     segments: segmentStatusSource(db),
     lists,
+  });
+  const policies = new PolicyService({ db, conditions, lists });
+  const rules = new RuleService({ db, conditions, usage: { segmentsUsingRule: (name) => segmentsReferencingRule(db, name) }, logger });
+  observeQueueDepth(metrics, () => queues.all(), logger);
+  return {
+    config,
+    logger,
+    db,
+    redis,
+    catalog,
+    conditions,
+    rules,
+    keys,
+    metrics,
+    queues,
+    lists,
+    policies,
+    async close() {
+      await queues.close();
+      await db.destroy();
+      redis.disconnect();
+    },
+  };
+}
+
+/** The core plus the warehouse: opens the DuckDB file (this process becomes its only owner). */
+export async function createContainer(config: Config, logger: Logger): Promise<Container> {
+  const core = await createCoreContainer(config, logger);
+  let warehouse: Warehouse;
+  try {
+    warehouse = await Warehouse.open({
+      path: config.DUCKDB_PATH,
+      memoryLimit: config.DUCKDB_MEMORY_LIMIT,
+      threads: config.DUCKDB_THREADS,
+      readConnections: config.DUCKDB_READ_CONNECTIONS,
+      queryTimeoutMs: config.QUERY_TIMEOUT_MS,
+    });
+  } catch (error) {
+    await core.close();
+    throw error;
+  }
+  const { db, catalog, conditions, metrics, policies, rules } = core;
+  await ensureWarehouseSchema(warehouse, catalog);
+  await ensureDerivedTables(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
+  const imports = new ImportService({ db, warehouse, catalog, config, logger });
+  // Same service as the core's, but able to parse uploaded files (it has the warehouse).
+  const lists = createListService(config, db, new WarehousePhoneNumberReader(warehouse, config.MSISDN_PATTERN));
+  const listMirror = new ListMirror(db, warehouse);
+  const mirror = new MirrorCoordinator(listMirror, new ContactHistoryMirror(db, warehouse));
+  imports.onDatasetChanged(async (dataset, connection) => {
+    if (dataset === 'customers') await listMirror.resolveAllMembers(connection);
   });
   const segments = new SegmentService({
     db,
@@ -93,7 +152,6 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     mirror,
     msisdnPattern: config.MSISDN_PATTERN,
   });
-  const policies = new PolicyService({ db, conditions, lists });
   const targeting = new TargetingService({
     db,
     engine: new TargetingEngine(warehouse),
@@ -103,35 +161,21 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     mirror,
     msisdnPattern: config.MSISDN_PATTERN,
   });
-  const rules = new RuleService({ db, conditions, usage: segments, logger });
   segments.addDependants({ kind: 'rule', find: (segmentId) => rules.rulesUsingSegment(segmentId) });
   await rules.seedFromDirectory(config.RULES_DIR);
   observeWarehouse(metrics, warehouse);
-  observeQueueDepth(metrics, () => queues.all(), logger);
 
   return {
-    config,
-    logger,
-    db,
-    redis,
-    warehouse,
-    catalog,
-    imports,
-    conditions,
-    rules,
-    segments,
-    keys,
-    metrics,
-    queues,
+    ...core,
     lists,
+    warehouse,
+    imports,
+    segments,
     mirror,
-    policies,
     targeting,
     async close() {
-      await queues.close();
       await warehouse.close();
-      await db.destroy();
-      redis.disconnect();
+      await core.close();
     },
   };
 }

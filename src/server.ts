@@ -24,14 +24,24 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000).unref();
+    // A supervisor waits about 10 s before SIGKILL: finish first, or leave on our own terms.
+    const force = setTimeout(() => {
+      logger.error({ signal }, 'shutdown did not finish within 9 s; exiting');
+      process.exit(1);
+    }, 9_000).unref();
     try {
       await app.close();
       await workers.close();
       await container.close();
+      logger.info({ signal }, 'shutdown complete');
+      process.exitCode = 0;
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exitCode = 1;
     } finally {
       clearTimeout(force);
     }
+    process.exit();
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));

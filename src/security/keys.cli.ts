@@ -28,6 +28,7 @@ const pad = (s: string, n: number) => s.padEnd(n);
 export const keysCommand: CliCommand = {
   summary: 'create, list and revoke API keys',
   usage,
+  needs: 'core',
   async run(args, container) {
     const [sub, ...rest] = args;
     switch (sub) {
