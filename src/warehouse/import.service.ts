@@ -80,6 +80,7 @@ export class ImportService {
     }
     const file = options.trustedPath ? path.resolve(request.path) : await this.resolveImportPath(request.path);
     await assertReadableFile(file);
+    assertLiteralForDuckDb(file);
     const source = options.sourceLabel ?? request.path;
     const record = (status: 'succeeded' | 'failed', fields: Partial<ImportRecord>) =>
       insertImportRecord(this.deps.db, {
@@ -119,9 +120,19 @@ export class ImportService {
     return done;
   }
 
-  /** Only files inside IMPORT_DIR, after resolving `..` and symbolic links. */
+  /**
+   * Only files inside IMPORT_DIR, after resolving `..` and symbolic links. DuckDB's readers expand
+   * glob patterns in the name they are given, so a pattern would let the check pass on one name
+   * while DuckDB reads others (a symlink to outside among them): the requested name is refused if
+   * it has one, and DuckDB is handed the resolved target itself, the one file this check judged.
+   */
   private async resolveImportPath(requested: string): Promise<string> {
-    const root = await fs.realpath(this.deps.config.IMPORT_DIR).catch(() => this.deps.config.IMPORT_DIR);
+    if (GLOB_CHARACTERS.test(requested)) {
+      throw new AppError('VALIDATION', 'The import path names one file; pattern characters (* ? [ ] { }) are not allowed', [
+        { path: 'path', message: 'contains a pattern character (* ? [ ] { })' },
+      ]);
+    }
+    const root = await fs.realpath(this.deps.config.IMPORT_DIR).catch(() => path.resolve(this.deps.config.IMPORT_DIR));
     const candidate = path.resolve(root, requested);
     const real = await fs.realpath(candidate).catch(() => candidate);
     const inside = (p: string) => p === root || p.startsWith(root + path.sep);
@@ -206,6 +217,21 @@ class ImportRejection extends Error {
     readonly rowsRejected: number,
   ) {
     super(summary);
+  }
+}
+
+/** What DuckDB's file readers expand as a glob pattern. */
+const GLOB_CHARACTERS = /[*?[\]{}]/;
+
+/**
+ * DuckDB reads exactly the file it is given only when the name holds no pattern character; a
+ * resolved path can still hold one through IMPORT_DIR or UPLOAD_DIR themselves.
+ */
+function assertLiteralForDuckDb(file: string): void {
+  if (GLOB_CHARACTERS.test(file)) {
+    throw new AppError('VALIDATION', 'The file cannot be read: its location contains a pattern character (* ? [ ] { })', [
+      { path: 'path', message: 'the resolved location contains a pattern character' },
+    ]);
   }
 }
 
