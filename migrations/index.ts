@@ -5,6 +5,8 @@ import * as m0003 from './0003_segments.js';
 import * as m0004 from './0004_lists_exclusions.js';
 import * as m0005 from './0005_audit_search.js';
 import * as m0006 from './0006_hardening.js';
+import * as m0007 from './0007_campaigns.js';
+import * as m0008 from './0008_crash_recovery.js';
 
 /** Every migration, in order. Add each new migration file here; never edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +16,6 @@ export const migrations: Record<string, Migration> = {
   '0004_lists_exclusions': m0004,
   '0005_audit_search': m0005,
   '0006_hardening': m0006,
+  '0007_campaigns': m0007,
+  '0008_crash_recovery': m0008,
 };

@@ -54,6 +54,47 @@ export const configSchema = z.object({
   RULES_DIR: z.string().min(1).default('./rules'),
   /** Per-customer results of targeting previews are dropped after this many days (funnels stay). */
   TARGETING_RETENTION_DAYS: z.coerce.number().int().min(1).default(7),
+  /** Legal hours for marketing sends (`24:00` = end of day); a campaign may only narrow them. */
+  SEND_WINDOW: z.string().regex(/^\d{2}:\d{2}-\d{2}:\d{2}$/, 'HH:MM-HH:MM').default('08:00-21:00'),
+  SEND_TIMEZONE: z
+    .string()
+    .default('Asia/Shanghai')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not an IANA time zone'),
+  /** Marketing messages per number per local day, across campaigns and workers. */
+  FREQUENCY_CAP_PER_DAY: z.coerce.number().int().min(1).default(1),
+  /** `on`: a second operator approves a campaign before launch (four-eyes); `off` for a one-person install. */
+  CAMPAIGN_APPROVAL: z.enum(['on', 'off']).default('on'),
+  /** Start the SMSC simulator on loopback and register it as the gateway `simulator` (API process). */
+  GATEWAY_SIMULATOR: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
+  /** 0: any free port. */
+  GATEWAY_SIMULATOR_PORT: z.coerce.number().int().min(0).max(65535).default(2775),
+  /** Recipients per send job. */
+  SEND_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** Recipients claimed and submitted together inside a job (pause and the window are checked between chunks). */
+  SEND_CHUNK_SIZE: z.coerce.number().int().min(1).max(5000).default(100),
+  /** Send jobs one worker process runs at once. */
+  SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** Rows left `sending` this long (a crashed worker) become `unknown`; never resent. */
+  SENDING_TIMEOUT_SECONDS: z.coerce.number().int().min(5).default(300),
+  /** Consecutive connection failures of a gateway that pause the campaigns sending through it. */
+  GATEWAY_FAILURES_TO_PAUSE: z.coerce.number().int().min(1).default(5),
+  /** How often each worker process reconciles running campaigns with the ledger. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
+  /** Run the send workers inside the API process (`npm start`); `false` when `npm run worker` processes do it. */
+  EMBEDDED_SEND_WORKERS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
   /** Optional JSON file extending the default telecom catalog with datasets or columns. */
   CATALOG_EXTENSION: z.string().min(1).optional(),
 });

@@ -17,6 +17,13 @@ export interface Database {
   targeting_runs: TargetingRunsTable;
   rules: RulesTable;
   rule_versions: RuleVersionsTable;
+  gateways: GatewaysTable;
+  campaigns: CampaignsTable;
+  message_ledger: MessageLedgerTable;
+  message_parts: MessagePartsTable;
+  gateway_receipts: GatewayReceiptsTable;
+  mo_messages: MoMessagesTable;
+  frequency_caps: FrequencyCapsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -27,7 +34,8 @@ export interface ImportsTable {
   format: string;
   mode: string;
   source: string;
-  status: 'succeeded' | 'failed';
+  /** `running` from before the file is read; `interrupted` when a start found it still running. */
+  status: 'running' | 'succeeded' | 'failed' | 'interrupted';
   rows_loaded: number;
   rows_rejected: number;
   errors: JSONColumnType<Array<{ path: string; message: string }>>;
@@ -183,4 +191,114 @@ export interface RuleVersionsTable {
   condition: ColumnType<unknown, string, never>;
   changed_by: string;
   changed_at: CreatedAt;
+}
+
+export type CampaignStatus = 'draft' | 'targeted' | 'approved' | 'scheduled' | 'sending' | 'paused' | 'completed' | 'cancelled' | 'failed';
+export type LedgerStatus =
+  | 'control'
+  | 'queued'
+  | 'sending'
+  | 'submitted'
+  | 'delivered'
+  | 'failed'
+  | 'suppressed'
+  | 'capped'
+  | 'unknown'
+  | 'cancelled'
+  | 'expired';
+
+export interface GatewaysTable {
+  name: string;
+  protocol: 'smpp' | 'cmpp2' | 'cmpp3' | 'kannel' | 'mm7';
+  settings: JSONColumnType<Record<string, unknown>>;
+  rate_per_second: number;
+  simulator: Generated<boolean>;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_by: string;
+  updated_at: Generated<Date>;
+}
+
+export interface CampaignsTable {
+  id: Generated<string>;
+  name: string;
+  category: string | null;
+  product_id: string | null;
+  class: 'marketing' | 'notification';
+  segment_id: string;
+  exclusion_policy: string;
+  channel: 'sms' | 'mms';
+  message: JSONColumnType<Record<string, unknown>>;
+  schedule: JSONColumnType<Record<string, unknown>>;
+  throttle: JSONColumnType<Record<string, unknown>>;
+  control_percent: ColumnType<string, number | string, number | string>;
+  gateway: string;
+  status: CampaignStatus;
+  status_reason: string | null;
+  targeting_run_id: string | null;
+  approved_by: string | null;
+  approved_at: Date | null;
+  approval_note: string | null;
+  launched_by: string | null;
+  launched_at: Date | null;
+  send_at: Date | null;
+  completed_at: Date | null;
+  batch_size: number | null;
+  target_count: number | null;
+  control_count: number | null;
+  created_by: string;
+  created_at: CreatedAt;
+  updated_by: string;
+  updated_at: Generated<Date>;
+}
+
+export interface MessageLedgerTable {
+  campaign_id: string;
+  seq: number;
+  customer_id: ColumnType<string, number | string, never>;
+  msisdn: string;
+  is_control: boolean;
+  status: LedgerStatus;
+  vars: unknown;
+  parts: number | null;
+  error_code: string | null;
+  claimed_at: Date | null;
+  submitted_at: Date | null;
+  final_at: Date | null;
+}
+
+export interface MessagePartsTable {
+  gateway: string;
+  gateway_message_id: string;
+  campaign_id: string;
+  seq: number;
+  part: number;
+  submitted_at: Date;
+}
+
+export interface GatewayReceiptsTable {
+  id: Generated<string>;
+  gateway: string;
+  gateway_message_id: string;
+  status: string;
+  error_code: string | null;
+  done_at: Date | null;
+  received_at: Date;
+  applied_at: Date | null;
+}
+
+export interface MoMessagesTable {
+  id: Generated<string>;
+  gateway: string;
+  msisdn: string;
+  to_addr: string;
+  text: string;
+  received_at: Date;
+  processed_at: Date | null;
+}
+
+export interface FrequencyCapsTable {
+  msisdn: string;
+  day: string;
+  sent: number;
 }
