@@ -179,7 +179,7 @@ function cases(ctx: BenchContext): BenchCase[] {
         const policy = await p.container.policies.get('default');
         const conditions = new Map<number, PreparedCondition>();
         for (const [i, step] of policy.steps.entries()) {
-          if (step.type === 'condition') conditions.set(i, await p.container.conditions.prepare(step.condition));
+          if (step.type === 'condition') conditions.set(i, await p.container.conditions.prepare(step.condition, `steps[${i}].condition`, { role: 'admin' }));
         }
         const asOf = new Date(run.asOf);
         const params = new SqlParams();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Container } from '../container.js';
 import { ident } from '../warehouse/duckdb.js';
-import { columnTypeSchema } from './catalog.js';
+import { columnTypeSchema, personalKindSchema } from './catalog.js';
 
 const datasetView = z.object({
   name: z.string(),
@@ -15,6 +15,7 @@ const datasetView = z.object({
       label: z.string(),
       required: z.boolean(),
       values: z.array(z.string()).optional(),
+      personal: personalKindSchema.optional().describe('personal data: masked, and compared only as far as the role sees it'),
     }),
   ),
   rowCount: z.number(),
@@ -57,6 +58,7 @@ export const catalogRoutes: FastifyPluginAsyncZod<{ container: Container }> = as
               label: c.label,
               required: c.required ?? false,
               ...(c.values ? { values: c.values } : {}),
+              ...(c.personal ? { personal: c.personal } : {}),
             })),
             rowCount: r?.row_count ?? 0,
             snapshotVersion: r?.version ?? 0,

@@ -5,6 +5,13 @@ import { z } from 'zod';
 export const columnTypeSchema = z.enum(['bigint', 'integer', 'decimal', 'varchar', 'date', 'boolean']);
 export type ColumnType = z.infer<typeof columnTypeSchema>;
 
+/**
+ * A column that holds a person's data, masked for roles that do not see it whole (src/security/mask.ts)
+ * and compared in conditions only in ways that cannot reveal what the mask hides (src/conditions/check.ts).
+ */
+export const personalKindSchema = z.enum(['msisdn', 'name']);
+export type PersonalKind = z.infer<typeof personalKindSchema>;
+
 const identifier = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _ only');
 
 export const columnSchema = z.object({
@@ -21,6 +28,8 @@ export const columnSchema = z.object({
   pattern: z.string().optional(),
   /** A month column: every value must be the first day of its month. */
   firstOfMonth: z.boolean().optional(),
+  /** Personal data, and which kind: it decides the mask and the comparisons other roles may make. */
+  personal: personalKindSchema.optional(),
 });
 export type Column = z.infer<typeof columnSchema>;
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
-import type { Catalog, Column, Dataset } from '../catalog/catalog.js';
+import type { Catalog, Column, Dataset, PersonalKind } from '../catalog/catalog.js';
 import { formatJsonPath, type FieldProblem } from '../http/errors.js';
+import { assertNever } from '../util/assert-never.js';
 import {
   NODE_KINDS,
   conditionBoundsProblem,
@@ -106,22 +107,42 @@ function branchIndex(node: unknown): number | undefined {
   return NODE_KINDS.indexOf(kinds[0] as (typeof NODE_KINDS)[number]);
 }
 
+export interface CheckOptions {
+  /**
+   * Whether the caller sees personal columns whole. When not, comparisons on them that could reveal
+   * what the mask hides are collected as `forbidden`.
+   */
+  seesPersonalData: boolean;
+}
+
+export interface CheckOutcome {
+  /** The condition is not valid (400). */
+  problems: FieldProblem[];
+  /** The condition is valid but compares personal data further than the caller may see it (403). */
+  forbidden: FieldProblem[];
+  refs: ConditionRefs;
+}
+
 /**
  * Checks a shape-valid condition against the catalog and collects the rule, segment and list
  * references it makes directly. Every problem is collected; none stops the walk.
  */
-export function checkCondition(condition: Condition, catalog: Catalog, path: string): { problems: FieldProblem[]; refs: ConditionRefs } {
-  const checker = new Checker(catalog);
+export function checkCondition(condition: Condition, catalog: Catalog, path: string, options: CheckOptions): CheckOutcome {
+  const checker = new Checker(catalog, options);
   checker.visit(condition, path, undefined);
-  return { problems: checker.problems, refs: checker.refs };
+  return { problems: checker.problems, forbidden: checker.forbidden, refs: checker.refs };
 }
 
 class Checker {
   readonly problems: FieldProblem[] = [];
+  readonly forbidden: FieldProblem[] = [];
   readonly refs: ConditionRefs = { rules: [], segments: [], lists: [] };
   private readonly customers: Dataset;
 
-  constructor(private readonly catalog: Catalog) {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly options: CheckOptions,
+  ) {
     this.customers = catalog.dataset('customers')!;
   }
 
@@ -179,11 +200,12 @@ class Checker {
   private field(node: FieldCondition, path: string, dataset: Dataset): void {
     const column = this.column(dataset, node.field, joinPath(path, `field`));
     if (!column) return;
-    this.comparison(node.op, node.value, path, {
-      kind: column.type,
-      label: `${dataset.name}.${column.name}`,
-      values: column.values,
-    });
+    const label = `${dataset.name}.${column.name}`;
+    this.comparison(node.op, node.value, path, { kind: column.type, label, values: column.values });
+    if (column.personal && !this.options.seesPersonalData) {
+      const refusal = personalComparisonRefusal(column.personal, node.op, node.value);
+      if (refusal) this.forbidden.push({ path, message: `${label} is masked for your role: ${refusal}` });
+    }
   }
 
   private exists(node: { exists: { dataset: string; where?: Condition } }, path: string): void {
@@ -208,6 +230,9 @@ class Checker {
     }
     const column = this.column(dataset, field, joinPath(path, `field`));
     if (!column) return;
+    if (column.personal && fn !== 'count' && !this.options.seesPersonalData) {
+      this.forbidden.push({ path, message: `${name}.${field} is masked for your role: ${fn} over it could reveal what the mask hides` });
+    }
     const numeric = column.type === 'integer' || column.type === 'bigint' || column.type === 'decimal';
     if (fn !== 'count' && !numeric) {
       this.problem(joinPath(path, `field`), `${fn} needs a numeric field; ${name}.${field} is ${column.type}`);
@@ -277,6 +302,49 @@ class Checker {
     const message = scalarProblem(value, target, checkCodes);
     if (message) this.problem(path, message);
     return message === undefined;
+  }
+}
+
+/** A whole mainland mobile number: comparing with one reveals nothing the caller did not know. */
+const WHOLE_MSISDN = /^[0-9]{11}$/;
+/** The 号段 (network prefix), the part of a number its mask shows anyway. */
+const MSISDN_PREFIX = /^[0-9]{3}$/;
+
+/**
+ * Why comparing a personal column this way could reveal what its mask hides (`159****7193`,
+ * `张**`), or undefined when it cannot: a phone number only as a whole number or by its 3-digit
+ * prefix, a name only by its first character (the surname); either by being null or not.
+ * Anything narrower (a longer prefix, a range, `contains`, a partial value) lets a few counts
+ * combined with a customer id recover the hidden part.
+ */
+export function personalComparisonRefusal(kind: PersonalKind, op: Op, value: Value | undefined): string | undefined {
+  if (op === 'is_null' || op === 'not_null') return undefined;
+  switch (kind) {
+    case 'msisdn': {
+      const allowed = 'compare it only with whole 11-digit numbers (eq, ne, in, not_in), a 3-digit prefix (starts_with), or is_null/not_null';
+      const whole = (v: unknown) => typeof v === 'string' && WHOLE_MSISDN.test(v);
+      switch (op) {
+        case 'eq':
+        case 'ne':
+          return whole(value) ? undefined : `${op} with anything but a whole number could reveal the masked digits; ${allowed}`;
+        case 'in':
+        case 'not_in':
+          return Array.isArray(value) && value.every(whole) ? undefined : `${op} with anything but whole numbers could reveal the masked digits; ${allowed}`;
+        case 'starts_with':
+          return typeof value === 'string' && MSISDN_PREFIX.test(value)
+            ? undefined
+            : `starts_with longer or shorter than the 3-digit prefix could reveal the masked digits; ${allowed}`;
+        default:
+          return `${op} could reveal the masked digits; ${allowed}`;
+      }
+    }
+    case 'name': {
+      const allowed = 'compare it only by its first character (starts_with one character, the surname), or is_null/not_null';
+      if (op === 'starts_with' && typeof value === 'string' && [...value].length === 1) return undefined;
+      return `${op}${op === 'starts_with' ? ' with more than one character' : ''} could reveal the masked characters; ${allowed}`;
+    }
+    default:
+      return assertNever(kind);
   }
 }
 

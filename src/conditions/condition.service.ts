@@ -1,7 +1,8 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
-import { checkCondition, parseCondition, type ConditionRefs, type RefSite } from './check.js';
+import { seesPersonalData, type Role } from '../security/roles.js';
+import { checkCondition, parseCondition, type CheckOptions, type ConditionRefs, type RefSite } from './check.js';
 import { compilePredicate } from './compile.js';
 import { kindOf, type Condition } from './condition.schemas.js';
 import type { SqlParams } from './params.js';
@@ -36,6 +37,12 @@ export interface PreparedCondition {
 }
 
 export interface PrepareOptions {
+  /**
+   * The role of whoever the condition is evaluated for, now: comparisons on personal columns are
+   * refused (403) beyond what that role sees, in the condition and in every rule it reaches,
+   * whoever saved those rules.
+   */
+  role: Role;
   /**
    * The condition is the new definition of this rule: a reference back to it, directly or
    * through other rules, is a cycle.
@@ -75,18 +82,24 @@ export class ConditionService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Validates (zod + catalog + references) and resolves rules; throws AppError BAD_CONDITION / RULE_CYCLE with paths prefixed by `path`. */
-  async prepare(input: unknown, path = 'condition', options: PrepareOptions = {}): Promise<PreparedCondition> {
-    const { condition, refs: direct } = this.checked(input, path);
+  /**
+   * Validates (zod + catalog + references) and resolves rules; throws AppError BAD_CONDITION /
+   * RULE_CYCLE with paths prefixed by `path`, then FORBIDDEN when a valid condition compares
+   * personal data further than `options.role` sees it.
+   */
+  async prepare(input: unknown, path: string, options: PrepareOptions): Promise<PreparedCondition> {
+    const check = { seesPersonalData: seesPersonalData(options.role) };
+    const { condition, refs: direct, forbidden } = this.checked(input, path, check);
     const resolved = new Map<string, Condition>();
     const refs: ConditionRefs = { rules: [], segments: [], lists: [] };
     const problems: FieldProblem[] = [];
-    await this.resolveRules(options.rules ?? this.deps.rules, direct, options.asRule ? [options.asRule] : [], resolved, refs, problems, undefined);
+    await this.resolveRules(options.rules ?? this.deps.rules, check, direct, options.asRule ? [options.asRule] : [], resolved, refs, { problems, forbidden }, undefined);
     refs.segments.push(...direct.segments);
     refs.lists.push(...direct.lists);
     if (problems.length === 0) problems.push(...this.expansionProblems(condition, resolved, path));
     problems.push(...(await this.referenceProblems(refs)));
     if (problems.length > 0) throw badCondition(problems);
+    if (forbidden.length > 0) throw personalDataRefused(forbidden, options.role);
 
     const { catalog, config } = this.deps;
     const unique = (sites: RefSite[]) => [...new Set(sites.map((s) => s.name))];
@@ -100,17 +113,20 @@ export class ConditionService {
     };
   }
 
-  /** Shape and catalog checks of one condition, all problems together; no references followed. */
+  /**
+   * Shape and catalog checks of one condition, all problems together; no references followed and
+   * no role considered: what `prepare` accepts for a role is narrower.
+   */
   validate(input: unknown, path = 'condition'): Condition {
-    return this.checked(input, path).condition;
+    return this.checked(input, path, { seesPersonalData: true }).condition;
   }
 
-  private checked(input: unknown, path: string): { condition: Condition; refs: ConditionRefs } {
+  private checked(input: unknown, path: string, options: CheckOptions): { condition: Condition; refs: ConditionRefs; forbidden: FieldProblem[] } {
     const parsed = parseCondition(input, this.bounds(), path);
     if (parsed.problems) throw badCondition(parsed.problems);
-    const { problems, refs } = checkCondition(parsed.condition, this.deps.catalog, path);
+    const { problems, refs, forbidden } = checkCondition(parsed.condition, this.deps.catalog, path, options);
     if (problems.length > 0) throw badCondition(problems);
-    return { condition: parsed.condition, refs };
+    return { condition: parsed.condition, refs, forbidden };
   }
 
   private bounds(): { maxDepth: number; maxNodes: number } {
@@ -124,13 +140,15 @@ export class ConditionService {
    */
   private async resolveRules(
     source: RuleSource,
+    check: CheckOptions,
     direct: ConditionRefs,
     chain: string[],
     resolved: Map<string, Condition>,
     refs: ConditionRefs,
-    problems: FieldProblem[],
+    found: { problems: FieldProblem[]; forbidden: FieldProblem[] },
     via: RefSite | undefined,
   ): Promise<void> {
+    const { problems, forbidden } = found;
     for (const site of direct.rules) {
       const at = via ?? site;
       const cycleStart = chain.indexOf(site.name);
@@ -149,7 +167,7 @@ export class ConditionService {
         continue;
       }
       const parsed = parseCondition(raw, this.bounds(), '');
-      const checked = parsed.condition ? checkCondition(parsed.condition, this.deps.catalog, '') : undefined;
+      const checked = parsed.condition ? checkCondition(parsed.condition, this.deps.catalog, '', check) : undefined;
       const inner = parsed.problems ?? checked?.problems ?? [];
       if (inner.length > 0 || !parsed.condition || !checked) {
         for (const p of inner) {
@@ -157,11 +175,14 @@ export class ConditionService {
         }
         continue;
       }
+      for (const p of checked.forbidden) {
+        forbidden.push({ path: at.path, message: `rule ${JSON.stringify(site.name)}${through} at ${p.path || 'its root'}: ${p.message}` });
+      }
       resolved.set(site.name, parsed.condition);
       // Segments and lists inside rules are reported at the reference that brought them in.
       refs.segments.push(...checked.refs.segments.map((s) => ({ name: s.name, path: at.path, via: site.name })));
       refs.lists.push(...checked.refs.lists.map((s) => ({ name: s.name, path: at.path, via: site.name })));
-      await this.resolveRules(source, checked.refs, [...chain, site.name], resolved, refs, problems, at);
+      await this.resolveRules(source, check, checked.refs, [...chain, site.name], resolved, refs, found, at);
     }
   }
 
@@ -246,3 +267,11 @@ function badCondition(problems: FieldProblem[]): AppError {
   return new AppError('BAD_CONDITION', `${first}${more}`, problems);
 }
 
+function personalDataRefused(problems: FieldProblem[], role: Role): AppError {
+  const first = problems
+    .slice(0, 3)
+    .map((p) => `${p.path}: ${p.message}`)
+    .join('; ');
+  const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+  return new AppError('FORBIDDEN', `The ${role} role sees personal data masked and may not compare it this way: ${first}${more}`, problems);
+}

@@ -3,7 +3,7 @@ import type { Db } from '../db/kysely.js';
 import { AppError, isAppError, type FieldProblem } from '../http/errors.js';
 import type { ListRow } from '../lists/list.repository.js';
 import { recordAudit } from '../security/audit.js';
-import type { Actor } from '../security/roles.js';
+import type { Actor, Role } from '../security/roles.js';
 import {
   findPolicyVersion,
   insertPolicy,
@@ -21,7 +21,7 @@ import { assertNever } from '../util/assert-never.js';
 
 /** The condition compiler as exclusions use it (src/conditions/condition.service.ts). */
 export interface ConditionPreparer {
-  prepare(input: unknown, path?: string, options?: PrepareOptions): Promise<PreparedCondition>;
+  prepare(input: unknown, path: string, options: PrepareOptions): Promise<PreparedCondition>;
 }
 
 /** Lists as exclusions use them (src/lists/list.service.ts). */
@@ -79,7 +79,7 @@ export class PolicyService {
   }
 
   async put(name: string, body: { description?: string | null; steps: PolicyStep[] }, actor: Actor): Promise<PutOutcome> {
-    const rulePins = await this.checkSteps(body.steps);
+    const rulePins = await this.checkSteps(body.steps, actor.role);
     return this.deps.db.transaction().execute(async (trx) => {
       const locked = await lockPolicy(trx, name);
       const before = locked ? await findPolicyVersion(trx, name) : undefined;
@@ -118,13 +118,14 @@ export class PolicyService {
 
   /**
    * The condition steps of a policy version, by step index, prepared against the rules it pinned
-   * (never the library as it is now).
+   * (never the library as it is now), for a caller of `role`: whoever saved the policy, its
+   * conditions may not compare personal data further than the caller sees it.
    */
-  async prepareConditions(policy: Pick<PolicyView, 'steps' | 'rules'>): Promise<Map<number, PreparedCondition>> {
+  async prepareConditions(policy: Pick<PolicyView, 'steps' | 'rules'>, role: Role): Promise<Map<number, PreparedCondition>> {
     const rules = pinnedRuleSource(policy.rules);
     const conditions = new Map<number, PreparedCondition>();
     for (const [i, step] of policy.steps.entries()) {
-      if (step.type === 'condition') conditions.set(i, await this.deps.conditions.prepare(step.condition, `policy.steps[${i}].condition`, { rules }));
+      if (step.type === 'condition') conditions.set(i, await this.deps.conditions.prepare(step.condition, `policy.steps[${i}].condition`, { rules, role }));
     }
     return conditions;
   }
@@ -132,11 +133,13 @@ export class PolicyService {
   /**
    * Semantic checks beyond the body schema: lists exist (upload steps name custom lists) and
    * conditions compile. Problems from every step are gathered before failing. Returns the rules
-   * the condition steps resolved to, the pins of the version about to be written.
+   * the condition steps resolved to, the pins of the version about to be written. A valid policy
+   * whose conditions compare personal data further than `role` sees it is refused (FORBIDDEN).
    */
-  async checkSteps(steps: readonly PolicyStep[]): Promise<RulePin[]> {
+  async checkSteps(steps: readonly PolicyStep[], role: Role): Promise<RulePin[]> {
     const pinning = pinningRuleSource(this.rules);
     const problems: FieldProblem[] = [];
+    const forbidden: FieldProblem[] = [];
     let code: 'VALIDATION' | 'BAD_CONDITION' = 'VALIDATION';
     for (const [i, step] of steps.entries()) {
       switch (step.type) {
@@ -154,9 +157,13 @@ export class PolicyService {
         }
         case 'condition': {
           try {
-            await this.deps.conditions.prepare(step.condition, `steps[${i}].condition`, { rules: pinning.source });
+            await this.deps.conditions.prepare(step.condition, `steps[${i}].condition`, { rules: pinning.source, role });
           } catch (error) {
             if (!isAppError(error) || !error.errors) throw error;
+            if (error.code === 'FORBIDDEN') {
+              forbidden.push(...error.errors);
+              break;
+            }
             problems.push(...error.errors);
             if (error.code === 'BAD_CONDITION' || error.code === 'RULE_CYCLE') code = 'BAD_CONDITION';
           }
@@ -175,6 +182,9 @@ export class PolicyService {
         .map((p) => `${p.path}: ${p.message}`)
         .join('; ');
       throw new AppError(code, `The policy is not valid: ${first}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`, problems);
+    }
+    if (forbidden.length > 0) {
+      throw new AppError('FORBIDDEN', `The ${role} role sees personal data masked and may not compare it this way: ${forbidden[0]!.path}: ${forbidden[0]!.message}`, forbidden);
     }
     return pinning.pins();
   }

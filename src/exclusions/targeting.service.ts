@@ -114,7 +114,7 @@ export class TargetingService {
       throw new AppError('VALIDATION', `Unknown product ${request.productId}`, [{ path: 'productId', message: 'not in the products dataset' }]);
     }
     const policy = await this.deps.policies.get(request.policy ?? DEFAULT_POLICY);
-    const conditions = await this.deps.policies.prepareConditions(policy);
+    const conditions = await this.deps.policies.prepareConditions(policy, actor.role);
     await this.deps.mirror.sync();
 
     const asOf = this.now();

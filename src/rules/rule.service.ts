@@ -31,7 +31,7 @@ import { canonicalJson } from '../util/json.js';
 
 /** What the rules feature needs of the condition service. */
 export interface RuleConditionPreparer {
-  prepare(input: unknown, path?: string, options?: PrepareOptions): Promise<PreparedCondition>;
+  prepare(input: unknown, path: string, options: PrepareOptions): Promise<PreparedCondition>;
 }
 
 /** Which segments reach a rule, directly or through other rules (the segments feature answers). */
@@ -279,7 +279,7 @@ export class RuleService {
     }
     if (source === 'library' && (await this.keptByUsers(name))) return 'kept';
     // Full validation (catalog, references, cycles) before taking the lock; it reads through the pool.
-    const prepared = await this.deps.conditions.prepare(input.condition, path, { asRule: name });
+    const prepared = await this.deps.conditions.prepare(input.condition, path, { asRule: name, role: actor.role });
     const refs = directReferences(prepared.condition);
     return this.deps.db.transaction().execute(async (trx) => {
       await lockRuleLibrary(trx);

@@ -1,3 +1,4 @@
+import type { PersonalKind } from '../catalog/catalog.js';
 import { seesPersonalData, type Role } from './roles.js';
 
 /** `13812341234` → `138****1234`; anything not phone-shaped keeps only its last four characters. */
@@ -27,9 +28,6 @@ export function nameFor(role: Role, name: string | null): string | null {
   if (name === null) return null;
   return seesPersonalData(role) ? name : maskName(name);
 }
-
-/** The kinds of personal column the catalog marks (`personal` in telecom.catalog.json). */
-export type PersonalKind = 'msisdn' | 'name';
 
 /** A personal value as this role may see it, masked the way its kind is. */
 export function personalFor(role: Role, kind: PersonalKind, value: string | null): string | null {

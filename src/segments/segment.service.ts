@@ -3,7 +3,7 @@ import type { Db } from '../db/kysely.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import { recordAudit } from '../security/audit.js';
 import { msisdnFor } from '../security/mask.js';
-import { seesPersonalData, type Actor } from '../security/roles.js';
+import { seesPersonalData, type Actor, type Role } from '../security/roles.js';
 import { phoneNumberReportFor, type PhoneNumberReport } from '../uploads/phone-numbers.js';
 import {
   MEMBER_COLUMNS,
@@ -40,8 +40,11 @@ export interface PreparedCustomerCondition extends CustomerPredicate {
 }
 
 export interface ConditionPreparer {
-  /** Validates against the catalog and the rule library; throws AppError naming JSON paths under `path`. */
-  prepare(input: unknown, path?: string): Promise<PreparedCustomerCondition>;
+  /**
+   * Validates against the catalog and the rule library; throws AppError naming JSON paths under
+   * `path`, FORBIDDEN when it compares personal data further than `role` sees it.
+   */
+  prepare(input: unknown, path: string, options: { role: Role }): Promise<PreparedCustomerCondition>;
 }
 
 /** Brings the DuckDB mirror of the special lists up to date (the lists feature provides it). */
@@ -196,7 +199,7 @@ export class SegmentService implements SegmentSource, RuleUsage {
   async preview(input: PreviewInput, actor: Actor): Promise<Preview> {
     const started = performance.now();
     const breakdown = this.checkBreakdown(input.breakdown ?? DEFAULT_BREAKDOWN);
-    const prepared = await this.prepare(input.condition);
+    const prepared = await this.prepare(input.condition, actor.role);
     const counts = await this.deps.engine.preview(prepared, {
       breakdown,
       sampleSize: input.sampleSize ?? 10,
@@ -212,7 +215,7 @@ export class SegmentService implements SegmentSource, RuleUsage {
   }
 
   async create(input: { name: string; condition: unknown }, actor: Actor): Promise<SegmentView> {
-    const prepared = await this.prepare(input.condition);
+    const prepared = await this.prepare(input.condition, actor.role);
     const row = await this.deps.db.transaction().execute(async (trx) => {
       const inserted = await insertSegment(trx, {
         name: input.name,
@@ -340,7 +343,8 @@ export class SegmentService implements SegmentSource, RuleUsage {
       const previous = segment.upload_report as UploadReportView | null;
       outcome = { ...refreshed, uploadReport: previous ? { ...previous, notInWarehouse: refreshed.notInWarehouse } : undefined };
     } else {
-      const prepared = await this.prepare(segment.condition);
+      // Checked for whoever refreshes, not whoever created it: the rules it reaches may have changed.
+      const prepared = await this.prepare(segment.condition, actor.role);
       if (prepared.segments.includes(segment.id)) {
         throw new AppError('BAD_CONDITION', 'The condition now reaches this segment itself (through a changed rule)', [
           { path: 'condition', message: `refers to segment ${segment.id}` },
@@ -402,8 +406,8 @@ export class SegmentService implements SegmentSource, RuleUsage {
     await this.deps.engine.drop(found.id);
   }
 
-  private async prepare(input: unknown): Promise<PreparedCustomerCondition> {
-    const prepared = await this.deps.conditions.prepare(input, 'condition');
+  private async prepare(input: unknown, role: Role): Promise<PreparedCustomerCondition> {
+    const prepared = await this.deps.conditions.prepare(input, 'condition', { role });
     if (prepared.lists.length > 0) await this.deps.mirror.sync();
     return prepared;
   }

@@ -42,7 +42,7 @@ describe('the shipped rule library', () => {
 
   it('validates every shipped rule against the catalog and compiles it to SQL DuckDB runs', async () => {
     for (const rule of shipped) {
-      const prepared = await ctx.container.conditions.prepare(rule.condition, rule.name);
+      const prepared = await ctx.container.conditions.prepare(rule.condition, rule.name, { role: 'analyst' });
       const { sql, params } = compileMembersQuery(prepared);
       await expect(ctx.container.warehouse.query(`SELECT count(*) AS n FROM (${sql})`, params), rule.name).resolves.toEqual([{ n: 0 }]);
     }

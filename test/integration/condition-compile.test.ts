@@ -30,6 +30,8 @@ const C = (
   plan_id: customer_id === 12 ? null : [6, 9].includes(customer_id) ? 'P5G' : 'P1',
 });
 const INJECTION = "x' OR 1=1 --";
+/** The compiler's semantics, personal columns included, as the role that sees them whole. */
+const ADMIN = { role: 'admin' } as const;
 const customers: Customer[] = [
   C(1, '13800000001', 'Li Wei', 'M', 25, 'Hangzhou', 'gotone', 120.5, 300, 2048, 24, 'active', true, 2, '2020-01-15'),
   C(2, '13800000002', 'Wang Fang', 'F', 34, 'Hangzhou', 'easyown', 45, 120, 512, 60, 'active', false, 0, '2016-03-01'),
@@ -122,7 +124,7 @@ async function ids(prepared: PreparedCondition): Promise<number[]> {
   const rows = await ctx.container.warehouse.query<{ customer_id: number }>(`${sql} ORDER BY 1`, params);
   return rows.map((r) => r.customer_id);
 }
-const members = async (condition: unknown, via = pivot) => ids(await via.prepare(condition));
+const members = async (condition: unknown, via = pivot) => ids(await via.prepare(condition, 'condition', ADMIN));
 const complement = (xs: number[]) => ALL_IDS.filter((id) => !xs.includes(id));
 
 beforeAll(async () => {
@@ -266,7 +268,7 @@ describe('field conditions (ids worked out by hand)', () => {
 
   it('binds a large in list as one list parameter and answers the same', async () => {
     const fillers = Array.from({ length: 99 }, (_, i) => 1000 + i);
-    const prepared = await pivot.prepare({ field: 'customer_id', op: 'in', value: [2, ...fillers] });
+    const prepared = await pivot.prepare({ field: 'customer_id', op: 'in', value: [2, ...fillers] }, 'condition', ADMIN);
     const params = new SqlParams();
     expect(prepared.predicate(params)).toBe('(c."customer_id" IS NOT NULL AND c."customer_id" IN (SELECT unnest(CAST($1 AS BIGINT[]))))');
     expect(params.length).toBe(1);
@@ -373,9 +375,9 @@ describe('aggregate windows', () => {
 
   it('compiles a window within K to profile columns and a longer one to usage_monthly', async () => {
     const params = new SqlParams();
-    const short = (await pivot.prepare({ aggregate: { dataset: 'usage_monthly', fn: 'max', field: 'mou', lastMonths: 2, op: 'gt', value: 100 } })).predicate(params);
+    const short = (await pivot.prepare({ aggregate: { dataset: 'usage_monthly', fn: 'max', field: 'mou', lastMonths: 2, op: 'gt', value: 100 } }, 'condition', ADMIN)).predicate(params);
     expect(short).toBe('COALESCE(greatest(c."u_mou_m1", c."u_mou_m2") > CAST($1 AS DOUBLE), FALSE)');
-    const long = (await pivot.prepare({ aggregate: { dataset: 'usage_monthly', fn: 'max', field: 'mou', lastMonths: 12, op: 'gt', value: 100 } })).predicate(params);
+    const long = (await pivot.prepare({ aggregate: { dataset: 'usage_monthly', fn: 'max', field: 'mou', lastMonths: 12, op: 'gt', value: 100 } }, 'condition', ADMIN)).predicate(params);
     expect(long).toContain('FROM "usage_monthly" c_u WHERE');
     expect(long).toContain('month_rank <= CAST($2 AS INTEGER)');
     expect(params.values).toEqual([100, 12, 100]);
@@ -399,7 +401,7 @@ describe('lists, segments and rules', () => {
   });
 
   it('rules compile inline, nested, and report every rule, segment and list reached', async () => {
-    const prepared = await pivot.prepare({ all: [{ rule: 'hz-adults-not-blacklisted' }, { any: [{ segment: SEGMENT }, { list: 'vip' }] }] });
+    const prepared = await pivot.prepare({ all: [{ rule: 'hz-adults-not-blacklisted' }, { any: [{ segment: SEGMENT }, { list: 'vip' }] }] }, 'condition', ADMIN);
     expect(prepared.rules.sort()).toEqual(['adults', 'hz-adults', 'hz-adults-not-blacklisted']);
     expect(prepared.segments).toEqual([SEGMENT]);
     expect(prepared.lists.sort()).toEqual(['blacklist', 'vip']);
@@ -410,14 +412,14 @@ describe('lists, segments and rules', () => {
   });
 
   it('rejects a rule cycle naming the chain', async () => {
-    const error = await pivot.prepare({ all: [{ field: 'age', op: 'gt', value: 1 }, { rule: 'loop-a' }] }).catch((e: unknown) => e);
+    const error = await pivot.prepare({ all: [{ field: 'age', op: 'gt', value: 1 }, { rule: 'loop-a' }] }, 'condition', ADMIN).catch((e: unknown) => e);
     expect(isAppError(error) && error.code).toBe('RULE_CYCLE');
     expect((error as Error).message).toContain('loop-a → loop-b → loop-c → loop-a');
     expect((error as { errors: unknown }).errors).toEqual([{ path: 'condition.all[1].rule', message: 'cycle loop-a → loop-b → loop-c → loop-a' }]);
   });
 
   it('rejects a new rule definition that would reach itself', async () => {
-    const error = await pivot.prepare({ any: [{ rule: 'hz-adults' }] }, 'condition', { asRule: 'adults' }).catch((e: unknown) => e);
+    const error = await pivot.prepare({ any: [{ rule: 'hz-adults' }] }, 'condition', { asRule: 'adults', role: 'admin' }).catch((e: unknown) => e);
     expect(isAppError(error) && error.code).toBe('RULE_CYCLE');
     expect((error as Error).message).toContain('adults → hz-adults → adults');
   });
@@ -425,7 +427,7 @@ describe('lists, segments and rules', () => {
   it('reports dangling references, unready segments and unknown lists at their paths', async () => {
     const missing = randomUUID();
     const error = await pivot
-      .prepare({ all: [{ rule: 'nope' }, { rule: 'uses-missing' }, { rule: 'stale' }, { segment: missing }, { segment: BUILDING_SEGMENT }, { list: 'nolist' }] })
+      .prepare({ all: [{ rule: 'nope' }, { rule: 'uses-missing' }, { rule: 'stale' }, { segment: missing }, { segment: BUILDING_SEGMENT }, { list: 'nolist' }] }, 'condition', ADMIN)
       .catch((e: unknown) => e);
     expect(isAppError(error) && error.code).toBe('BAD_CONDITION');
     const problems = (error as { errors: Array<{ path: string; message: string }> }).errors;
@@ -448,8 +450,8 @@ describe('lists, segments and rules', () => {
 
 describe('SQL shape and parameters', () => {
   it('binds every value and numbers placeholders across predicates sharing one SqlParams', async () => {
-    const a = await pivot.prepare({ all: [{ field: 'name', op: 'eq', value: INJECTION }, { field: 'join_date', op: 'gte', value: '2020-01-01' }] });
-    const b = await pivot.prepare({ list: 'blacklist' });
+    const a = await pivot.prepare({ all: [{ field: 'name', op: 'eq', value: INJECTION }, { field: 'join_date', op: 'gte', value: '2020-01-01' }] }, 'condition', ADMIN);
+    const b = await pivot.prepare({ list: 'blacklist' }, 'condition', ADMIN);
     const params = new SqlParams();
     const sqlA = a.predicate(params);
     const sqlB = b.predicate(params, 'p');
@@ -465,7 +467,7 @@ describe('SQL shape and parameters', () => {
   });
 
   it('refuses an unsafe alias', async () => {
-    const prepared = await pivot.prepare({ field: 'age', op: 'gt', value: 1 });
+    const prepared = await pivot.prepare({ field: 'age', op: 'gt', value: 1 }, 'condition', ADMIN);
     expect(() => prepared.predicate(new SqlParams(), 'c; DROP TABLE customers')).toThrow(/unsafe alias/);
   });
 });

@@ -21,7 +21,7 @@ function service(rules: Record<string, unknown> = {}): ConditionService {
 /** The problems `prepare` reports, or [] when it accepts the condition. */
 async function problems(condition: unknown, rules: Record<string, unknown> = {}): Promise<FieldProblem[]> {
   try {
-    await service(rules).prepare(condition);
+    await service(rules).prepare(condition, 'condition', { role: 'admin' });
     return [];
   } catch (error) {
     if (error instanceof AppError && error.code === 'BAD_CONDITION') return error.errors ?? [];
