@@ -228,7 +228,10 @@ export class SmscSimulator {
   }
 
   private onSession(session: Session): void {
-    session.on('error', (error: Error) => this.logger?.debug({ err: error }, 'smsc simulator session error'));
+    session.on('error', (error: Error) => {
+      this.logger?.debug({ err: error }, 'smsc simulator session error');
+      session.destroy();
+    });
     session.on('close', () => this.bound.delete(session));
     for (const command of ['bind_transceiver', 'bind_transmitter', 'bind_receiver']) {
       session.on(command, (pdu: Pdu) => this.onBind(session, pdu));

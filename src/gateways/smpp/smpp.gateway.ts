@@ -314,6 +314,8 @@ export class SmppGateway implements Gateway {
     session.on('connect', () => this.bind(connection));
     session.on('error', (error: Error) => {
       connection.socketError = error.message;
+      // A PDU the library cannot parse leaves the session unable to read on: start over.
+      session.destroy();
     });
     session.on('close', () => this.onClose(connection));
     session.on('deliver_sm', (pdu: Pdu) => this.onDeliverSm(connection, pdu));
