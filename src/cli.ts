@@ -1,3 +1,4 @@
+import './require-supported-node.js';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { createContainer, createCoreContainer, type Container, type CoreContainer } from './container.js';

@@ -1,3 +1,4 @@
+import './require-supported-node.js';
 import { buildApp } from './app.js';
 import { loadConfig, ConfigError } from './config.js';
 import { createContainer } from './container.js';
