@@ -1,9 +1,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { PersonalKind } from '../catalog/catalog.js';
 import { SqlParams } from '../conditions/params.js';
 import { ident, toPlainRows, type Row, type Warehouse } from '../warehouse/duckdb.js';
 import { PROFILE_TABLE } from '../warehouse/schema.js';
 import { segmentMembersTable, segmentNumbersTable } from '../warehouse/tables.js';
 import { loadPhoneNumbers, type PhoneNumberReport } from '../uploads/phone-numbers.js';
+import { assertNever } from '../util/assert-never.js';
 
 /** A compiled condition: a two-valued boolean over the profile row `alias`, adding its values to `params`. */
 export interface CustomerPredicate {
@@ -299,10 +301,13 @@ export class SegmentEngine {
    * which made an export four times slower. `tableOid` identifies the member table version the page
    * came from; a refresh swaps in a new table, so a change between pages means a torn export.
    */
-  async exportPage(segmentId: string, fromRow: number, rows: number, wholeNumbers: boolean): Promise<ExportPage> {
+  async exportPage(segmentId: string, fromRow: number, rows: number, masked: MaskedColumns): Promise<ExportPage> {
     const table = segmentMembersTable(segmentId);
-    const msisdn = wholeNumbers ? 'p."msisdn"' : maskedMsisdnSql('p."msisdn"');
-    const fields = ['CAST(m.customer_id AS VARCHAR)', csvTextSql(msisdn), ...MEMBER_COLUMNS.slice(2).map((col) => csvTextSql(`p.${ident(col)}`))];
+    const value = (col: string) => {
+      const kind = masked.get(col);
+      return kind ? maskedSql(kind, `p.${ident(col)}`) : `p.${ident(col)}`;
+    };
+    const fields = ['CAST(m.customer_id AS VARCHAR)', ...MEMBER_COLUMNS.slice(1).map((col) => csvTextSql(value(col)))];
     const sql = `
       SELECT count(*)::BIGINT AS n,
              string_agg(concat_ws(',', ${fields.map((f) => `coalesce(${f}, '')`).join(', ')}) || chr(13) || chr(10), '' ORDER BY m.customer_id) AS csv,
@@ -324,6 +329,25 @@ export class SegmentEngine {
       await c.run(`DROP TABLE IF EXISTS ${segmentNumbersTable(segmentId)}`);
     });
   }
+}
+
+/** The personal columns to mask, by name, with their kind (from the catalog); absent ones go out whole. */
+export type MaskedColumns = ReadonlyMap<string, PersonalKind>;
+
+function maskedSql(kind: PersonalKind, expression: string): string {
+  switch (kind) {
+    case 'msisdn':
+      return maskedMsisdnSql(expression);
+    case 'name':
+      return maskedNameSql(expression);
+    default:
+      return assertNever(kind);
+  }
+}
+
+/** `maskName` (src/security/mask.ts) as SQL: DuckDB's `length` and `left` count characters, as it does. */
+export function maskedNameSql(expression: string): string {
+  return `CASE WHEN length(${expression}) <= 1 THEN ${expression} ELSE left(${expression}, 1) || repeat('*', length(${expression}) - 1) END`;
 }
 
 /**

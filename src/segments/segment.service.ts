@@ -2,12 +2,13 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Db } from '../db/kysely.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import { recordAudit } from '../security/audit.js';
-import { msisdnFor } from '../security/mask.js';
+import { msisdnFor, personalFor } from '../security/mask.js';
 import { seesPersonalData, type Actor, type Role } from '../security/roles.js';
 import { phoneNumberReportFor, type PhoneNumberReport } from '../uploads/phone-numbers.js';
 import {
   MEMBER_COLUMNS,
   type CustomerPredicate,
+  type MaskedColumns,
   type MemberRow,
   type PreviewCounts,
   type SegmentEngine,
@@ -209,7 +210,7 @@ export class SegmentService implements SegmentSource, RuleUsage {
     return {
       count: counts.count,
       breakdown: breakdownView(counts.breakdown),
-      sample: counts.sample.map((row) => ({ ...row, msisdn: msisdnFor(actor.role, (row.msisdn as string | null) ?? null) })),
+      sample: counts.sample.map((row) => this.masked(row, actor)),
       elapsedMs: Math.round(performance.now() - started),
     };
   }
@@ -285,7 +286,7 @@ export class SegmentService implements SegmentSource, RuleUsage {
     const segment = await this.requireReady(id);
     const { shown, last } = pageOf(await this.deps.engine.membersPage(segment.id, after, page.limit + 1), page.limit);
     return {
-      members: shown.map((row) => maskMember(row, actor)),
+      members: shown.map((row) => this.masked(row, actor)),
       nextCursor: last ? encodeCursor(last.customer_id) : null,
     };
   }
@@ -300,16 +301,16 @@ export class SegmentService implements SegmentSource, RuleUsage {
       action: 'segment.export',
       targetType: 'segment',
       targetId: segment.id,
-      details: { rows: segment.member_count, masked: !seesPersonalData(actor.role), columns: MEMBER_COLUMNS },
+      details: { rows: segment.member_count, masked: !seesPersonalData(actor.role), maskedColumns: [...this.maskedColumns(actor).keys()], columns: MEMBER_COLUMNS },
     });
     const engine = this.deps.engine;
-    const wholeNumbers = seesPersonalData(actor.role);
+    const masked = this.maskedColumns(actor);
     async function* chunks(): AsyncGenerator<string> {
       // A BOM, so spreadsheet software opens the Chinese names as UTF-8.
       yield `\uFEFF${MEMBER_COLUMNS.join(',')}\r\n`;
       let oid: number | null | undefined;
       for (let from = 0; ; from += EXPORT_PAGE_ROWS) {
-        const page = await engine.exportPage(segment.id, from, EXPORT_PAGE_ROWS, wholeNumbers);
+        const page = await engine.exportPage(segment.id, from, EXPORT_PAGE_ROWS, masked);
         if (oid !== undefined && page.tableOid !== oid) {
           throw new AppError('CONFLICT', `Segment ${segment.id} was refreshed during the export; export it again`);
         }
@@ -458,6 +459,22 @@ export class SegmentService implements SegmentSource, RuleUsage {
     return [...new Set(columns)];
   }
 
+  /** The customers columns the catalog marks personal that this caller sees masked. */
+  private maskedColumns(actor: Actor): MaskedColumns {
+    if (seesPersonalData(actor.role)) return new Map();
+    return new Map(this.deps.catalog.dataset('customers')!.columns.flatMap((c) => (c.personal ? [[c.name, c.personal] as const] : [])));
+  }
+
+  /** A customers row (sample, members page) with its personal columns as the caller may see them. */
+  private masked<T extends Record<string, unknown>>(row: T, actor: Actor): T {
+    const out: Record<string, unknown> = { ...row };
+    for (const [column, kind] of this.maskedColumns(actor)) {
+      const value = out[column];
+      if (typeof value === 'string') out[column] = personalFor(actor.role, kind, value);
+    }
+    return out as T;
+  }
+
   private sampleColumns(): string[] {
     return this.deps.catalog.dataset('customers')!.columns.map((c) => c.name);
   }
@@ -514,10 +531,6 @@ function breakdownView(breakdown: PreviewCounts['breakdown']): Preview['breakdow
     out[column] = counts;
   }
   return out;
-}
-
-function maskMember(row: MemberRow, actor: Actor): MemberRow {
-  return { ...row, msisdn: msisdnFor(actor.role, row.msisdn) };
 }
 
 function uploadReport(filename: string, made: UploadMaterialised): UploadReportView {

@@ -13,13 +13,13 @@ const WHOLE_NUMBER = /(?<!\d)1[3-9]\d{9}(?!\d)/g;
 const wholeNumbers = (body: string) => body.replace(UUID, '').match(WHOLE_NUMBER) ?? [];
 
 /** Customers of the checked-in sample, read straight from the CSV rather than through the service. */
-function sampleCustomers(): Array<{ id: number; msisdn: string; age: number }> {
+function sampleCustomers(): Array<{ id: number; msisdn: string; name: string; age: number }> {
   const [header, ...rows] = readFileSync('fixtures/sample/customers.csv', 'utf8').trim().split('\n');
   const cols = header!.split(',');
   const at = (name: string) => cols.indexOf(name);
   return rows.map((line) => {
     const f = line.split(',');
-    return { id: Number(f[at('customer_id')]), msisdn: f[at('msisdn')]!, age: Number(f[at('age')]) };
+    return { id: Number(f[at('customer_id')]), msisdn: f[at('msisdn')]!, name: f[at('name')]!, age: Number(f[at('age')]) };
   });
 }
 
@@ -83,6 +83,36 @@ describe('phone numbers in answers and exports', () => {
       });
       expect(res.statusCode).toBe(200);
       if (role !== 'admin') expect(wholeNumbers(res.body), role).toEqual([]);
+    }
+  });
+
+  it('names: the surname and one * per other character for everyone but admins, in pages, exports and previews', async () => {
+    // Written out here rather than with maskName: 罗宏勇 → 罗**.
+    const masked = (name: string) => `${Array.from(name)[0]}${'*'.repeat(Array.from(name).length - 1)}`;
+    const named = chosen.filter((c) => Array.from(c.name).length >= 2);
+    expect(named.length).toBeGreaterThan(3);
+    for (const role of roles) {
+      const answers = [
+        await ctx.app.inject({ url: `/v1/segments/${segmentId}/members?limit=10000`, headers: ctx.auth(role) }),
+        await ctx.app.inject({ url: `/v1/segments/${segmentId}/export`, headers: ctx.auth(role) }),
+        await ctx.app.inject({
+          method: 'POST',
+          url: '/v1/segments/preview',
+          headers: ctx.auth(role),
+          payload: { condition: { field: 'age', op: 'eq', value: 33 }, sampleSize: 100 },
+        }),
+      ];
+      for (const [i, res] of answers.entries()) {
+        const where = `${role} ${['members', 'export', 'preview'][i]}`;
+        expect(res.statusCode).toBe(200);
+        for (const c of named) {
+          if (role === 'admin') expect(res.body, where).toContain(c.name);
+          else {
+            expect(res.body, where).not.toContain(c.name);
+            expect(res.body, where).toContain(masked(c.name));
+          }
+        }
+      }
     }
   });
 

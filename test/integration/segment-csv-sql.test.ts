@@ -1,8 +1,8 @@
 import { listValue } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Warehouse } from '../../src/warehouse/duckdb.js';
-import { csvTextSql, maskedMsisdnSql } from '../../src/segments/segment.engine.js';
-import { maskMsisdn } from '../../src/security/mask.js';
+import { csvTextSql, maskedMsisdnSql, maskedNameSql } from '../../src/segments/segment.engine.js';
+import { maskMsisdn, maskName } from '../../src/security/mask.js';
 
 describe('CSV export expressions evaluated by DuckDB', () => {
   let warehouse: Warehouse;
@@ -19,6 +19,16 @@ describe('CSV export expressions evaluated by DuckDB', () => {
     );
     expect(rows.map((r) => r.masked)).toEqual(rows.map((r) => maskMsisdn(r.v)));
     expect(rows).toHaveLength(values.length);
+  });
+
+  it('masks a name exactly as maskName does', async () => {
+    const values = ['', '王', '李白', '罗宏勇', '欧阳娜娜', '𠮷野家', 'Zhang San'];
+    const rows = await warehouse.query<{ v: string; masked: string }>(
+      `SELECT v, ${maskedNameSql('v')} AS masked FROM unnest(CAST($1 AS VARCHAR[])) AS t(v)`,
+      [listValue(values)],
+    );
+    expect(rows.map((r) => r.masked)).toEqual(rows.map((r) => maskName(r.v)));
+    expect(rows.find((r) => r.v === '罗宏勇')!.masked).toBe('罗**');
   });
 
   it('quotes what CSV must quote and turns would-be formulas into text', async () => {
