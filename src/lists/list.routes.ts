@@ -3,6 +3,7 @@ import type { Container } from '../container.js';
 import { AppError, formatJsonPath } from '../http/errors.js';
 import { withMultipartUpload } from '../uploads/upload-file.js';
 import {
+  ADD_ENTRIES_BODY_LIMIT,
   addAnswer,
   addEntriesBody,
   createListBody,
@@ -46,6 +47,7 @@ export const listRoutes: FastifyPluginAsyncZod<{ container: Container }> = async
     '/v1/lists/:type/entries',
     {
       config: { access: 'operator' },
+      bodyLimit: Math.max(config.BODY_LIMIT_BYTES, ADD_ENTRIES_BODY_LIMIT),
       schema: {
         tags: ['lists'],
         summary: 'Add numbers (up to 100,000), idempotently: re-adding refreshes reason and expiry and revives a removed entry',

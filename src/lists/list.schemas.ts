@@ -35,8 +35,18 @@ const expiresAt = z.iso
   .optional()
   .describe('ISO 8601 with offset; null: never expires; omitted: the list default');
 
+/** The longest entry `POST /v1/lists/:type/entries` takes (a number with separators or a country code). */
+const ENTRY_MAX_CHARS = 32;
+
+/**
+ * The body limit of `POST /v1/lists/:type/entries`: the documented 100,000 entries at their longest,
+ * each quoted and comma-separated, plus room for the reason and expiry. BODY_LIMIT_BYTES (1 MiB by
+ * default) would refuse even 100,000 eleven-digit numbers (1.4 MB).
+ */
+export const ADD_ENTRIES_BODY_LIMIT = MAX_NUMBERS_PER_REQUEST * (ENTRY_MAX_CHARS + 3) + 64 * 1024;
+
 export const addEntriesBody = z.object({
-  msisdns: z.array(z.string().max(32)).min(1).max(MAX_NUMBERS_PER_REQUEST),
+  msisdns: z.array(z.string().max(ENTRY_MAX_CHARS)).min(1).max(MAX_NUMBERS_PER_REQUEST),
   reason: z.string().trim().min(1).max(500).optional(),
   expiresAt,
 });

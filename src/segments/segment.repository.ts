@@ -11,6 +11,8 @@ export interface SegmentRef {
 }
 
 export interface NewSegment {
+  /** Chosen by the caller when warehouse tables are built under it before the row exists. */
+  id?: string;
   name: string;
   kind: SegmentRow['kind'];
   condition: unknown;
@@ -26,6 +28,7 @@ export async function insertSegment(db: Kysely<Database>, segment: NewSegment): 
   return db
     .insertInto('segments')
     .values({
+      ...(segment.id ? { id: segment.id } : {}),
       name: segment.name,
       kind: segment.kind,
       condition: json(segment.condition),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Db } from '../db/kysely.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
@@ -243,29 +244,42 @@ export class SegmentService implements SegmentSource, RuleUsage {
    * in the file; malformed lines and numbers no customer has are reported, never silently dropped.
    */
   async createFromUpload(input: { name: string; filePath: string; filename: string }, actor: Actor): Promise<SegmentView> {
-    const row = await this.deps.db.transaction().execute(async (trx) => {
-      const inserted = await insertSegment(trx, {
-        name: input.name,
-        kind: 'upload',
-        condition: null,
-        ruleRefs: [],
-        segmentRefs: [],
-        listRefs: [],
-        createdBy: actor.name,
+    // The file is read before the segment exists, so a refused file (no phone number in it, not
+    // UTF-8) or any other failure leaves no row behind: an upload segment whose numbers were never
+    // kept could not be refreshed anyway. The row is written once, ready, with its audit entry.
+    const id = randomUUID();
+    try {
+      const made = await this.deps.engine.materialiseUpload(id, input.filePath, this.deps.msisdnPattern);
+      if (made.file.valid === 0) {
+        const visible = phoneNumberReportFor(actor.role, made.file);
+        throw new AppError('BAD_FILE', 'The file holds no valid phone number; no segment was created', [{ path: 'file', message: noNumbers(made.file) }], {
+          file: visible,
+        });
+      }
+      const row = await this.deps.db.transaction().execute(async (trx) => {
+        const inserted = await insertSegment(trx, {
+          id,
+          name: input.name,
+          kind: 'upload',
+          condition: null,
+          ruleRefs: [],
+          segmentRefs: [],
+          listRefs: [],
+          createdBy: actor.name,
+        });
+        await recordAudit(trx, actor, {
+          action: 'segment.upload',
+          targetType: 'segment',
+          targetId: inserted.id,
+          after: { name: inserted.name, filename: input.filename },
+        });
+        return markSegmentReady(trx, id, { memberCount: made.count, snapshotVersions: made.snapshotVersions, uploadReport: uploadReport(input.filename, made) });
       });
-      await recordAudit(trx, actor, {
-        action: 'segment.upload',
-        targetType: 'segment',
-        targetId: inserted.id,
-        after: { name: inserted.name, filename: input.filename },
-      });
-      return inserted;
-    });
-    const ready = await this.build(row, async () => {
-      const made = await this.deps.engine.materialiseUpload(row.id, input.filePath, this.deps.msisdnPattern);
-      return { ...made, uploadReport: uploadReport(input.filename, made) };
-    });
-    return this.view(ready, actor);
+      return this.view(row, actor);
+    } catch (error) {
+      await this.deps.engine.drop(id).catch(() => undefined);
+      throw error;
+    }
   }
 
   async get(id: string, actor: Actor): Promise<SegmentView> {
@@ -543,6 +557,12 @@ function uploadReportFor(actor: Actor, report: UploadReportView): UploadReportVi
     ...phoneNumberReportFor(actor.role, report),
     notInWarehouse: { count: report.notInWarehouse.count, first: report.notInWarehouse.first.map((m) => msisdnFor(actor.role, m)) },
   };
+}
+
+/** Why a file of phone numbers gave none: empty, blank, or every line malformed. */
+function noNumbers(report: PhoneNumberReport): string {
+  if (report.linesRead === report.blankLines) return report.linesRead === 0 ? 'the file is empty' : 'the file has only blank lines';
+  return `none of its ${report.malformed.count} non-blank line(s) is a phone number`;
 }
 
 /** A short reason for the status row; the full error goes to the log through the HTTP layer. */

@@ -66,9 +66,14 @@ export function normalisePhoneNumber(raw: string, pattern: RegExp): string | und
   return undefined;
 }
 
+/**
+ * A prefix of the line for the report, control characters spelled `\u0000`: the report is stored
+ * in Postgres, which cannot hold NUL, and an invisible character is what its reader needs to see.
+ */
 function quote(line: string): string {
   const trimmed = line.trim();
-  return trimmed.length > QUOTED_CHARS ? `${trimmed.slice(0, QUOTED_CHARS)}…` : trimmed;
+  const prefix = trimmed.length > QUOTED_CHARS ? `${trimmed.slice(0, QUOTED_CHARS)}…` : trimmed;
+  return prefix.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 async function refuseUtf16(filePath: string): Promise<void> {

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../http/errors.js';
+import { AppError, isAppError } from '../http/errors.js';
+import { unstorableTextProblems } from '../http/storable-text.js';
 
 /** A file streamed to scratch space; `remove()` deletes it (safe to call twice). */
 export interface UploadedFile {
@@ -68,7 +69,9 @@ export interface MultipartUpload {
 /**
  * Reads a multipart request holding one file and any text fields (in any order), streams the file
  * to scratch space, runs `work`, and removes the file afterwards whatever happens.
- * No file, or more than one, is a 400 naming `file`.
+ * No file is a 400 naming `file`; a second file is a 400 naming its field. A body that is not
+ * well-formed multipart (no or another boundary, cut short) is a 400, and so are text fields that
+ * cannot be stored (NUL, lone surrogates), named like JSON body fields.
  */
 export async function withMultipartUpload<T>(
   request: FastifyRequest,
@@ -81,20 +84,38 @@ export async function withMultipartUpload<T>(
   const fields: Record<string, string> = {};
   let file: UploadedFile | undefined;
   try {
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        if (file) {
-          part.file.resume();
-          throw new AppError('VALIDATION', 'Send exactly one file', [{ path: 'file', message: 'more than one file' }]);
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (file) {
+            part.file.resume();
+            throw new AppError('VALIDATION', 'Send exactly one file', [{ path: part.fieldname, message: 'a second file; send exactly one file' }]);
+          }
+          file = await saveUpload(part.file, limits, part.filename || 'upload');
+        } else if (typeof part.value === 'string') {
+          fields[part.fieldname] = part.value;
         }
-        file = await saveUpload(part.file, limits, part.filename || 'upload');
-      } else if (typeof part.value === 'string') {
-        fields[part.fieldname] = part.value;
       }
+    } catch (error) {
+      throw malformedMultipart(error) ?? error;
     }
+    const unstorable = unstorableTextProblems(fields);
+    if (unstorable.length > 0) throw new AppError('VALIDATION', `Invalid field ${unstorable[0]!.path}: ${unstorable[0]!.message}`, unstorable);
     if (!file) throw new AppError('VALIDATION', 'Send one file of phone numbers', [{ path: 'file', message: 'missing' }]);
     return await work({ fields, file });
   } finally {
     await file?.remove();
   }
+}
+
+/**
+ * busboy's own complaints about the body (no boundary in the content type, none found in the
+ * body, a body cut short) as a 400; undefined for anything else, which is not the client's fault
+ * (a full disk while saving is still a 500).
+ */
+function malformedMultipart(error: unknown): AppError | undefined {
+  if (isAppError(error) || (error as { code?: unknown }).code !== undefined) return undefined;
+  const message = error instanceof Error ? error.message : '';
+  if (!/^Multipart: Boundary not found$|unexpected end of multipart data/i.test(message)) return undefined;
+  return new AppError('VALIDATION', `The multipart/form-data body is malformed: ${message}`, [{ path: 'body', message }]);
 }

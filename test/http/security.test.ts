@@ -326,7 +326,7 @@ describe('multipart limits', () => {
     return ctx.app.inject({ method: 'POST', url: '/v1/segments/upload', headers: { ...headers, ...ctx.auth('analyst') }, payload });
   };
 
-  it('answers 413 for a file over UPLOAD_MAX_BYTES, for a second file and for too many fields, and stays healthy', async () => {
+  it('answers 413 for a file over UPLOAD_MAX_BYTES and for too many fields, 400 naming a second file, and stays healthy', async () => {
     const numbers = Array.from({ length: 600 }, (_, i) => `1380000${String(i).padStart(4, '0')}`).join('\n');
     expect(numbers.length).toBeGreaterThan(4096);
     const tooBig = await upload([{ name: 'name', content: 'big' }, { name: 'file', filename: 'n.txt', content: numbers }]);
@@ -338,7 +338,8 @@ describe('multipart limits', () => {
       { name: 'file', filename: 'a.txt', content: '13800000001' },
       { name: 'file2', filename: 'b.txt', content: '13800000002' },
     ]);
-    expect(twoFiles.statusCode).toBe(413);
+    expect(twoFiles.statusCode).toBe(400);
+    expect(twoFiles.json().errors).toEqual([{ path: 'file2', message: expect.stringContaining('one file') }]);
 
     const fields = Array.from({ length: 12 }, (_, i) => ({ name: `f${i}`, content: 'x' }));
     const manyFields = await upload([...fields, { name: 'file', filename: 'a.txt', content: '13800000001' }]);
