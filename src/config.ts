@@ -46,6 +46,8 @@ export const configSchema = z.object({
   CONDITION_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
   CONDITION_MAX_NODES: z.coerce.number().int().min(1).default(500),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  /** Failed authentications (no, unknown, revoked or expired key) per address a minute; past that its requests are refused before any key lookup. */
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
   /** Import the checked-in sample warehouse at start when the warehouse is empty. */
   LOAD_SAMPLE_DATA: z
     .enum(['true', 'false', '1', '0'])

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Warehouse } from '../warehouse/duckdb.js';
 
@@ -19,6 +19,7 @@ export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   duckdbQuerySeconds: Histogram<'kind' | 'outcome'>;
+  authFailures: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -38,7 +39,13 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
-  return { registry, httpDuration, duckdbQuerySeconds };
+  const authFailures = new Counter({
+    name: 'quanke_auth_failures_total',
+    help: 'Requests refused authentication: missing (no key), invalid (unknown, revoked or expired key), throttled (too many failures from the address; not looked up)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, duckdbQuerySeconds, authFailures };
 }
 
 /** Times every warehouse query. */

@@ -26,7 +26,7 @@ describe('authentication and roles on every route', () => {
   const extra: Record<string, string> = {};
 
   beforeAll(async () => {
-    ctx = await createTestContext({ RATE_LIMIT_PER_MINUTE: '1000000' });
+    ctx = await createTestContext({ RATE_LIMIT_PER_MINUTE: '1000000', AUTH_FAILURES_PER_MINUTE: '1000000' });
     const db = ctx.container.db;
     const revoked = await createApiKey(db, { name: `revoked-${randomUUID().slice(0, 6)}`, role: 'admin', createdBy: 'test' });
     await db.updateTable('api_keys').set({ revoked_at: new Date() }).where('id', '=', revoked.id).execute();
@@ -271,7 +271,7 @@ describe('abuse limits, headers and operations endpoints', () => {
 describe('rate limit', () => {
   let ctx: TestContext;
   beforeAll(async () => {
-    ctx = await createTestContext({ RATE_LIMIT_PER_MINUTE: '5' });
+    ctx = await createTestContext({ RATE_LIMIT_PER_MINUTE: '5', AUTH_FAILURES_PER_MINUTE: '5' });
   });
   afterAll(async () => ctx?.close());
 
@@ -293,12 +293,41 @@ describe('rate limit', () => {
     for (let i = 0; i < 8; i++) expect((await ctx.app.inject({ url: '/health', ...from })).statusCode).toBe(200);
   });
 
+  it('limits made-up keys by address, refusing before the lookup, and counts failed authentications', async () => {
+    const failures = async () => {
+      const text = (await ctx.app.inject({ url: '/metrics' })).body;
+      const count = (reason: string) => Number(new RegExp(`^quanke_auth_failures_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { invalid: count('invalid'), throttled: count('throttled') };
+    };
+    const before = await failures();
+    const madeUp = () => ({ authorization: `Bearer qk_${randomUUID().slice(0, 8)}_${'B'.repeat(43)}` });
+    const from = { remoteAddress: '203.0.113.9' };
+    // Each made-up key used to be a fresh bucket of its own: 700 of them were 700 lookups and 700 × 401.
+    for (let i = 0; i < 5; i++) expect((await ctx.app.inject({ url: '/v1/datasets', headers: madeUp(), ...from })).statusCode).toBe(401);
+    const refused = await ctx.app.inject({ url: '/v1/datasets', headers: madeUp(), ...from });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(refused.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Refused before the key is looked up: even a working key from that address waits the minute out.
+    expect((await ctx.app.inject({ url: '/v1/datasets', headers: ctx.auth('admin'), ...from })).statusCode).toBe(429);
+    // Another address is not affected, nor is the key from elsewhere.
+    expect((await ctx.app.inject({ url: '/v1/datasets', headers: madeUp(), remoteAddress: '203.0.113.10' })).statusCode).toBe(401);
+    expect((await ctx.app.inject({ url: '/v1/datasets', headers: ctx.auth('admin'), remoteAddress: '203.0.113.10' })).statusCode).toBe(200);
+    const after = await failures();
+    expect(after.invalid - before.invalid).toBe(6);
+    expect(after.throttled - before.throttled).toBe(2);
+  });
+
   it('buckets by a hash prefix of the key, never the key itself', async () => {
     const { rateLimitBucket } = await import('../../src/http/plugins/security.js');
     const key = ctx.auth('scheduler').authorization.slice('Bearer '.length);
-    const bucket = rateLimitBucket({ headers: { authorization: `Bearer ${key}` }, ip: '127.0.0.1' } as never);
+    const actor = { name: 'scheduler', role: 'scheduler' as const };
+    const bucket = rateLimitBucket({ headers: { authorization: `Bearer ${key}` }, ip: '127.0.0.1', actor });
     expect(bucket).toBe(`key:${hashKey(key).slice(0, 16)}`);
     expect(bucket).not.toContain(key.slice(12));
+    // Until the key has authenticated, the bucket is the address.
+    expect(rateLimitBucket({ headers: { authorization: `Bearer ${key}` }, ip: '2001:db8::7', actor: null as never })).toBe('ip:2001:db8::');
   });
 });
 

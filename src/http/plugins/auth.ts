@@ -1,11 +1,13 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Database } from '../../db/schema.js';
 import { AppError } from '../errors.js';
 import { sendProblem } from '../problem.js';
 import { findActiveKey, touchKeyLastUsed } from '../../security/keys.js';
 import { mayAccess, type Access, type Actor } from '../../security/roles.js';
+import { clientAddress } from './security.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -84,11 +86,28 @@ function challenge(reply: FastifyReply, dashboard: boolean): void {
   reply.header('www-authenticate', dashboard ? 'Basic realm="Quanke queues", charset="UTF-8"' : 'Bearer realm="Quanke"');
 }
 
+/** Why a request was refused authentication (the `reason` of `quanke_auth_failures_total`). */
+export type AuthFailure = 'missing' | 'invalid' | 'throttled';
+
+export interface AuthOptions {
+  db: Kysely<Database>;
+  /** Failed authentications an address may make a minute; past that it is refused before any key lookup. */
+  failuresPerMinute?: number;
+  onFailure?(reason: AuthFailure): void;
+}
+
 /**
  * API-key authentication and role checks. Every route must declare `config.access`; a route
  * without one stops the app from starting, so nothing is ever exposed by omission.
+ *
+ * Failures are counted per address, and an address over its budget is refused before its key is
+ * looked up: otherwise every made-up key costs a Postgres query, and each would be a fresh
+ * rate-limit bucket of its own. A valid key from that address waits out the minute too, since
+ * telling it apart would take the very lookup being saved.
  */
-export const authPlugin = fp(async (app: FastifyInstance, opts: { db: Kysely<Database> }) => {
+export const authPlugin = fp(async (app: FastifyInstance, opts: AuthOptions) => {
+  const failures = new RateLimiterMemory({ points: opts.failuresPerMinute ?? 30, duration: 60 });
+  const onFailure = opts.onFailure ?? (() => undefined);
   app.decorateRequest('actor', null as unknown as Actor);
   const table: RouteAccess[] = [];
   app.decorate('routeAccess', table);
@@ -114,12 +133,24 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { db: Kysely<Dat
       request.actor = { name: 'system:loopback', role: 'admin', ip: request.ip, requestId: String(request.id) };
       return;
     }
+    const address = clientAddress(request);
+    const spent = await failures.get(address);
+    if (spent && spent.consumedPoints >= failures.points) {
+      onFailure('throttled');
+      const seconds = Math.max(1, Math.ceil(spent.msBeforeNext / 1000));
+      reply.header('retry-after', seconds);
+      throw new AppError('RATE_LIMITED', `Too many failed authentications from this address; retry in ${seconds} s`);
+    }
     if (!secret) {
+      await failures.penalty(address);
+      onFailure('missing');
       challenge(reply, dashboard);
       throw new AppError('UNAUTHENTICATED', 'Send an API key as "Authorization: Bearer <key>"');
     }
     const principal = await findActiveKey(opts.db, secret);
     if (!principal) {
+      await failures.penalty(address);
+      onFailure('invalid');
       challenge(reply, dashboard);
       throw new AppError('UNAUTHENTICATED', 'The API key is unknown, revoked or expired');
     }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { AppError } from '../errors.js';
@@ -9,14 +9,20 @@ import { hashKey } from '../../security/keys.js';
 /** Probes and the scrape endpoint are called by machines on a schedule; they are not limited. */
 const UNLIMITED_ROUTES = new Set(['/health', '/ready', '/metrics']);
 
+/** The caller's address as rate limits count it: IPv6 by its /64, which one host usually holds whole. */
+export function clientAddress(request: Pick<FastifyRequest, 'ip'>): string {
+  return normalizeIP(request.ip);
+}
+
 /**
- * The rate-limit bucket: the presented key (by a prefix of its hash, so the secret is not kept
- * in memory as a map key), or the client address when no key is presented.
+ * The rate-limit bucket: the key once it has authenticated (by a prefix of its hash, so the
+ * secret is not kept in memory as a map key), else the client address. A key that did not
+ * authenticate never gets a bucket of its own, or each made-up key would start a fresh budget.
  */
-export function rateLimitBucket(request: FastifyRequest): string {
+export function rateLimitBucket(request: Pick<FastifyRequest, 'headers' | 'ip' | 'actor'>): string {
   const header = request.headers.authorization;
-  const token = header ? /^(?:Bearer|Basic)\s+(\S+)$/i.exec(header)?.[1] : undefined;
-  return token ? `key:${hashKey(token).slice(0, 16)}` : `ip:${request.ip}`;
+  const token = request.actor && header ? /^(?:Bearer|Basic)\s+(\S+)$/i.exec(header)?.[1] : undefined;
+  return token ? `key:${hashKey(token).slice(0, 16)}` : `ip:${clientAddress(request)}`;
 }
 
 /**
@@ -47,8 +53,8 @@ export function maxJsonDepth(config: Pick<Config, 'CONDITION_MAX_DEPTH'>): numbe
 
 /**
  * Security headers, the per-key rate limit, a cap on JSON nesting, and the request id echoed to
- * the caller. Registered before the auth plugin so anonymous floods are limited before any key
- * lookup touches Postgres.
+ * the caller. Callers without a working key are limited by the auth plugin, per address, before
+ * their key is looked up.
  */
 export const securityPlugin = fp(async (app: FastifyInstance, opts: { config: Config }) => {
   const { config } = opts;
@@ -78,9 +84,12 @@ export const securityPlugin = fp(async (app: FastifyInstance, opts: { config: Co
     errorResponseBuilder: (_request, context) =>
       new AppError('RATE_LIMITED', `More than ${context.max} requests a minute from this key or address; retry in ${context.after}`),
   });
-  // One app-level hook rather than the plugin's per-route hooks: those run after authentication,
-  // and requests without a valid key must be limited too.
-  app.addHook('onRequest', app.rateLimit());
+  // preParsing runs after every onRequest hook, authentication included, so the bucket can be the
+  // authenticated key; and before the body is read, so a limited caller costs no parsing.
+  const limit = app.rateLimit();
+  app.addHook('preParsing', async function (request, reply) {
+    await limit.call(this, request, reply);
+  });
 
   // Fastify's own JSON parser (prototype-poisoning checks included), behind a nesting check.
   const depthLimit = maxJsonDepth(config);
