@@ -38,7 +38,8 @@ export const targetingRoutes: FastifyPluginAsyncZod<{ container: Container }> = 
   app.get(
     '/v1/targeting/:id/explain',
     {
-      config: { access: 'analyst' },
+      // Operator-only (README): the answer joins a number to lists, reasons and contact history.
+      config: { access: 'operator' },
       schema: {
         tags: ['exclusions'],
         summary: 'Why a number is in the target, in the control group, or which step removed it (with the evidence)',

@@ -4,8 +4,8 @@ import type { Db } from '../db/kysely.js';
 import { AppError } from '../http/errors.js';
 import { findEntry } from '../lists/list.repository.js';
 import { recordAudit } from '../security/audit.js';
-import { msisdnFor } from '../security/mask.js';
-import type { Actor } from '../security/roles.js';
+import { msisdnFor, textFor } from '../security/mask.js';
+import type { Actor, Role } from '../security/roles.js';
 import { normalisePhoneNumber } from '../uploads/phone-numbers.js';
 import { segmentMembersTable } from '../warehouse/tables.js';
 import { buildFunnel, compileFirstRemovingStep, contactSince, controlGroupSize, type FunnelEntry } from './funnel.js';
@@ -220,8 +220,10 @@ export class TargetingService {
     const steps = (run.steps as unknown[]).map((s) => stepSchema.parse(s));
     const step = steps[member.removedByStep - 1];
     if (!step) throw new Error(`run ${id} has no step ${member.removedByStep}`);
-    const name = (run.funnel as FunnelEntry[]).find((f): f is Extract<FunnelEntry, { index: number }> => 'index' in f && f.index === member.removedByStep)?.step ?? step.type;
-    const evidence = await this.evidence(step, run, member.customerId, msisdn);
+    const stepName = (run.funnel as FunnelEntry[]).find((f): f is Extract<FunnelEntry, { index: number }> => 'index' in f && f.index === member.removedByStep)?.step ?? step.type;
+    // Reasons, labels and key names are free text someone typed: they may quote a number.
+    const evidence = evidenceFor(actor.role, await this.evidence(step, run, member.customerId, msisdn));
+    const name = textFor(actor.role, stepName);
     return {
       ...base,
       customerId: member.customerId,
@@ -292,6 +294,35 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function localDate(at: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
+}
+
+/** The evidence as this role may see it: numbers in its free texts masked by their digits. */
+function evidenceFor(role: Role, evidence: Evidence | null): Evidence | null {
+  if (!evidence) return null;
+  switch (evidence.kind) {
+    case 'list':
+      return {
+        ...evidence,
+        reason: textFor(role, evidence.reason),
+        addedBy: textFor(role, evidence.addedBy),
+        removedBy: textFor(role, evidence.removedBy),
+      };
+    case 'condition':
+      return { ...evidence, condition: textsIn(role, evidence.condition) };
+    case 'contact':
+    case 'subscription':
+      return evidence;
+    default:
+      return assertNever(evidence);
+  }
+}
+
+/** Every string inside a JSON value (a condition's values) as this role may see it. */
+function textsIn(role: Role, value: unknown): unknown {
+  if (typeof value === 'string') return textFor(role, value);
+  if (Array.isArray(value)) return value.map((v) => textsIn(role, v));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, textsIn(role, v)]));
+  return value;
 }
 
 function describeEvidence(evidence: Evidence | null): string {

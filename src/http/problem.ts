@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { maskDigitsInText } from '../security/mask.js';
+import { seesPersonalData, type Actor } from '../security/roles.js';
 import { ERRORS, isAppError, type ErrorCode, type FieldProblem } from './errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -70,5 +72,18 @@ export function toProblem(error: unknown): Problem {
 export function sendProblem(reply: FastifyReply, error: unknown, request?: FastifyRequest): FastifyReply {
   const body = toProblem(error);
   if (body.status >= 500 && request) request.log.error({ err: error }, 'request failed');
-  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+  // Messages quote values (a rejected cell, a number from the URL): masked unless the caller may
+  // see personal data. An unauthenticated caller is no exception.
+  const actor: Actor | null | undefined = request?.actor;
+  const shown = actor && seesPersonalData(actor.role) ? body : maskedProblem(body);
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(shown);
+}
+
+/** The problem with every number in its texts masked by its digits (detail and each message). */
+export function maskedProblem(body: Problem): Problem {
+  return {
+    ...body,
+    detail: maskDigitsInText(body.detail),
+    ...(body.errors ? { errors: body.errors.map((e) => ({ path: e.path, message: maskDigitsInText(e.message) })) } : {}),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../db/kysely.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import { recordAudit } from '../security/audit.js';
-import { msisdnFor } from '../security/mask.js';
+import { msisdnFor, textFor } from '../security/mask.js';
 import type { Actor } from '../security/roles.js';
 import { normalisePhoneNumber, phoneNumberReportFor, type PhoneNumberReport } from '../uploads/phone-numbers.js';
 import {
@@ -302,7 +302,8 @@ function listView(row: ListRow): Omit<ListView, 'entries' | 'expired'> {
 function entryView(row: ListEntryRow, actor: Actor, now: Date): EntryView {
   return {
     msisdn: msisdnFor(actor.role, row.msisdn),
-    reason: row.reason,
+    // Free text: a reason often quotes the complainant's or a relative's number.
+    reason: textFor(actor.role, row.reason),
     source: row.source,
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),

@@ -29,6 +29,22 @@ export function nameFor(role: Role, name: string | null): string | null {
   return seesPersonalData(role) ? name : maskName(name);
 }
 
+/**
+ * A free text (a reason, an error message, evidence) as this role may see it: for anyone but
+ * admins, every number in it is masked by its digits, whatever the separators.
+ */
+export function textFor(role: Role, text: string): string;
+export function textFor(role: Role, text: string | null): string | null;
+export function textFor(role: Role, text: string | null): string | null {
+  if (text === null) return null;
+  return seesPersonalData(role) ? text : maskDigitsInText(text);
+}
+
+/** Problems (`{path, message}`) as this role may see them: the messages quote values. */
+export function problemsFor<T extends { path: string; message: string }>(role: Role, problems: readonly T[]): T[] {
+  return problems.map((p) => ({ ...p, message: textFor(role, p.message) }));
+}
+
 /** A personal value as this role may see it, masked the way its kind is. */
 export function personalFor(role: Role, kind: PersonalKind, value: string | null): string | null {
   switch (kind) {

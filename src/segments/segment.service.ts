@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Db } from '../db/kysely.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import { recordAudit } from '../security/audit.js';
-import { msisdnFor, personalFor } from '../security/mask.js';
+import { msisdnFor, personalFor, textFor } from '../security/mask.js';
 import { seesPersonalData, type Actor, type Role } from '../security/roles.js';
 import { phoneNumberReportFor, type PhoneNumberReport } from '../uploads/phone-numbers.js';
 import {
@@ -505,7 +505,7 @@ export class SegmentService implements SegmentSource, RuleUsage {
       snapshotVersions: row.snapshot_versions,
       refs: { rules: row.rule_refs, segments: row.segment_refs, lists: row.list_refs },
       uploadReport: report ? uploadReportFor(actor, report) : null,
-      error: row.error,
+      error: textFor(actor.role, row.error),
       createdBy: row.created_by,
       createdAt: toIso(row.created_at)!,
       refreshedAt: toIso(row.refreshed_at),

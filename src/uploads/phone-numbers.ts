@@ -3,8 +3,8 @@ import { open } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { AppError } from '../http/errors.js';
-import { maskMsisdn } from '../security/mask.js';
-import { seesPersonalData, type Role } from '../security/roles.js';
+import { textFor } from '../security/mask.js';
+import type { Role } from '../security/roles.js';
 import { ident } from '../warehouse/duckdb.js';
 
 /** A line that is not a phone number: its 1-based line number and (a prefix of) what it held. */
@@ -183,16 +183,13 @@ export async function loadPhoneNumbers(
 }
 
 /**
- * The report as a role may see it: for anyone but admins, digit runs long enough to be (part of)
- * a phone number are masked in the quoted malformed lines. The line numbers still locate them.
+ * The report as a role may see it: for anyone but admins, numbers in the quoted malformed lines
+ * are masked by their digits, whatever the separators (`138-0013-8002` is malformed precisely
+ * because of them). The line numbers still locate them.
  */
 export function phoneNumberReportFor(role: Role, report: PhoneNumberReport): PhoneNumberReport {
-  if (seesPersonalData(role)) return report;
   return {
     ...report,
-    malformed: {
-      count: report.malformed.count,
-      first: report.malformed.first.map((m) => ({ line: m.line, value: m.value.replace(/\d{7,}/g, (digits) => maskMsisdn(digits)) })),
-    },
+    malformed: { count: report.malformed.count, first: report.malformed.first.map((m) => ({ line: m.line, value: textFor(role, m.value) })) },
   };
 }

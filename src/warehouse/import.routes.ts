@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Container } from '../container.js';
 import { AppError } from '../http/errors.js';
+import { problemsFor } from '../security/mask.js';
 import { withMultipartUpload } from '../uploads/upload-file.js';
 import { findImportRecord, listImportRecords } from './import.repository.js';
 import { formatOfFilename } from './import.service.js';
@@ -83,7 +84,10 @@ export const importRoutes: FastifyPluginAsyncZod<{ container: Container }> = asy
         response: { 200: z.object({ imports: z.array(importRecord) }) },
       },
     },
-    async (request) => ({ imports: await listImportRecords(db, request.query) }),
+    // Rejected cells are quoted in the errors (`"8615914037193" does not match…`): masked per role.
+    async (request) => ({
+      imports: (await listImportRecords(db, request.query)).map((r) => ({ ...r, errors: problemsFor(request.actor.role, r.errors) })),
+    }),
   );
 
   app.get(
@@ -100,7 +104,7 @@ export const importRoutes: FastifyPluginAsyncZod<{ container: Container }> = asy
     async (request) => {
       const record = await findImportRecord(db, request.params.id);
       if (!record) throw new AppError('NOT_FOUND', `No import ${request.params.id}`);
-      return record;
+      return { ...record, errors: problemsFor(request.actor.role, record.errors) };
     },
   );
 };

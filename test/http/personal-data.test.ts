@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { multipartBody } from '../helpers/multipart.js';
 import { loadSample } from '../helpers/sample.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
@@ -128,5 +131,121 @@ describe('comparisons that could unmask personal data', () => {
     expect(operatorRun.json().errors[0].path).toBe('policy.steps[0].condition.all[1]');
     const adminRun = await run('admin');
     expect(adminRun.statusCode).toBe(200);
+  });
+});
+
+describe('numbers in free text, whatever the separators', () => {
+  let ctx: TestContext;
+  const suffix = randomUUID().slice(0, 8).replace(/-/g, '');
+  // Customer 2's number as people write it; none of these may reach a masked role whole.
+  const HIDDEN = '1403';
+  const digitsOf = (text: string) => text.replace(/[^0-9*]/g, '');
+  /** True when the text holds customer 2's middle digits, however they are separated. */
+  const leaks = (text: string) => digitsOf(text).includes(`159${HIDDEN}`) || /1403[ .\-]?7193/.test(text);
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ RATE_LIMIT_PER_MINUTE: '100000' });
+    await loadSample(ctx);
+  });
+  afterAll(async () => ctx?.close());
+
+  it('masks rejected cells in the import history for analysts', async () => {
+    const [header, , second] = readFileSync('fixtures/sample/customers.csv', 'utf8').split('\n');
+    const cols = header!.split(',');
+    const cells = second!.split(',');
+    cells[cols.indexOf('msisdn')] = '8615914037193';
+    writeFileSync(path.join(ctx.dir, `bad-${suffix}.csv`), `${header}\n${cells.join(',')}\n`);
+    const rejected = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/imports',
+      headers: ctx.auth('admin'),
+      payload: { dataset: 'customers', path: `bad-${suffix}.csv`, format: 'csv', mode: 'append' },
+    });
+    expect(rejected.statusCode).toBe(422);
+    expect(rejected.body).toContain('8615914037193');
+    const id = rejected.json().importId as string;
+
+    const analyst = await ctx.app.inject({ url: `/v1/imports/${id}`, headers: ctx.auth('analyst') });
+    expect(analyst.statusCode).toBe(200);
+    expect(leaks(analyst.body), analyst.body).toBe(false);
+    expect(analyst.json().errors.map((e: { message: string }) => e.message)).toContain('"86159****7193" does not match the expected format');
+    const history = await ctx.app.inject({ url: '/v1/imports?dataset=customers', headers: ctx.auth('analyst') });
+    expect(leaks(history.body)).toBe(false);
+    const admin = await ctx.app.inject({ url: `/v1/imports/${id}`, headers: ctx.auth('admin') });
+    expect(admin.body).toContain('8615914037193');
+  });
+
+  it('masks numbers in error answers, as the URL or a message quotes them', async () => {
+    for (const url of ['/v1/nowhere/159-1403-7193', '/v1/nowhere/%2B86%20159%201403%207193', '/v1/nowhere/159.1403.7193']) {
+      const res = await ctx.app.inject({ url, headers: ctx.auth('analyst') });
+      expect(res.statusCode).toBe(404);
+      expect(leaks(decodeURIComponent(res.body)), res.body).toBe(false);
+    }
+  });
+
+  it('masks dashed numbers in upload reports', async () => {
+    const body = multipartBody(
+      { name: `dashed-${suffix}` },
+      { filename: 'numbers.txt', content: ['15159601432', '159-1403-7193', '+86 159 1403 7193 (家)', '159.1403.7193'].join('\n'), contentType: 'text/plain' },
+    );
+    const res = await ctx.app.inject({ method: 'POST', url: '/v1/segments/upload', headers: { ...ctx.auth('analyst'), ...body.headers }, payload: body.payload });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().uploadReport.malformed.first.map((m: { value: string }) => m.value)).toEqual(['159-****-7193', '+86 159 **** 7193 (家)', '159.****.7193']);
+    expect(leaks(res.body)).toBe(false);
+    const again = await ctx.app.inject({ url: `/v1/segments/${res.json().id}`, headers: ctx.auth('admin') });
+    expect(again.json().uploadReport.malformed.first[0].value).toBe('159-1403-7193');
+  });
+
+  it('masks list reasons and explain evidence; explain is for operators', async () => {
+    const list = `t_${suffix}`;
+    expect((await ctx.app.inject({ method: 'POST', url: '/v1/lists', headers: ctx.auth('operator'), payload: { name: list, label: 'complaints by phone' } })).statusCode).toBeLessThan(300);
+    const reason = '家属来电 159-1403-7193 投诉, 回拨 +86 159 1403 7193';
+    const added = await ctx.app.inject({
+      method: 'POST',
+      url: `/v1/lists/${list}/entries`,
+      headers: ctx.auth('operator'),
+      payload: { msisdns: ['15914037193'], reason },
+    });
+    expect(added.statusCode).toBeLessThan(300);
+    expect(leaks(added.body)).toBe(false);
+    for (const role of ['analyst', 'operator', 'admin'] as const) {
+      const entries = await ctx.app.inject({ url: `/v1/lists/${list}/entries?limit=10`, headers: ctx.auth(role) });
+      expect(entries.statusCode).toBe(200);
+      if (role === 'admin') expect(entries.body).toContain(reason);
+      else expect(leaks(entries.body), role).toBe(false);
+    }
+
+    const policy = `p-${suffix}`;
+    const put = await ctx.app.inject({
+      method: 'PUT',
+      url: `/v1/exclusion-policies/${policy}`,
+      headers: ctx.auth('operator'),
+      payload: { steps: [{ type: 'list', list, label: 'called 159-1403-7193' }] },
+    });
+    expect(put.statusCode).toBeLessThan(300);
+    const segment = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/segments',
+      headers: ctx.auth('operator'),
+      payload: { name: `two-${suffix}`, condition: { field: 'customer_id', op: 'in', value: [1, 2] } },
+    });
+    const run = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/targeting/preview',
+      headers: ctx.auth('operator'),
+      payload: { segmentId: segment.json().id, policy, controlGroupPercent: 0 },
+    });
+    expect(run.statusCode, run.body).toBe(200);
+    const explain = (role: Role) => ctx.app.inject({ url: `/v1/targeting/${run.json().id}/explain?msisdn=15914037193`, headers: ctx.auth(role) });
+
+    expect((await explain('analyst')).statusCode).toBe(403);
+    expect((await explain('scheduler')).statusCode).toBe(403);
+    const operator = await explain('operator');
+    expect(operator.statusCode).toBe(200);
+    expect(operator.json()).toMatchObject({ outcome: 'excluded', msisdn: '159****7193', evidence: { kind: 'list', list } });
+    expect(leaks(operator.body), operator.body).toBe(false);
+    expect(operator.json().evidence.reason).toBe('家属来电 159-****-7193 投诉, 回拨 +86 159 **** 7193');
+    const admin = await explain('admin');
+    expect(admin.json().evidence.reason).toBe(reason);
   });
 });

@@ -147,7 +147,7 @@ describe('targeting: exclusion funnel, control group and explain', () => {
     ctx.container.warehouse.query<{ customer_id: number; removed_by_step: number; is_control: boolean }>(
       `SELECT customer_id, removed_by_step, is_control FROM ${targetingTable(id)} ORDER BY customer_id`,
     );
-  const explain = async (id: string, msisdn: string, role: 'analyst' | 'admin' = 'admin') =>
+  const explain = async (id: string, msisdn: string, role: 'operator' | 'admin' = 'admin') =>
     (await ctx.app.inject({ url: `/v1/targeting/${id}/explain?msisdn=${msisdn}`, headers: ctx.auth(role) })).json();
 
   beforeAll(async () => {
@@ -279,10 +279,13 @@ describe('targeting: exclusion funnel, control group and explain', () => {
     expect(await explain(run.id, number(outsider.id))).toMatchObject({ outcome: 'not_in_segment', customerId: outsider.id });
     expect(await explain(run.id, '13999999999')).toMatchObject({ outcome: 'not_a_customer', customerId: null });
 
-    const masked = await explain(run.id, number(target.customer_id), 'analyst');
+    const masked = await explain(run.id, number(target.customer_id), 'operator');
     expect(masked.msisdn).toBe(`138****${number(target.customer_id).slice(-4)}`);
-    const bad = await ctx.app.inject({ url: `/v1/targeting/${run.id}/explain?msisdn=12`, headers: ctx.auth('analyst') });
+    const bad = await ctx.app.inject({ url: `/v1/targeting/${run.id}/explain?msisdn=12`, headers: ctx.auth('operator') });
     expect(bad.statusCode).toBe(400);
+    // Operator-only, as the README says: analysts may not ask why a number is (not) targeted.
+    const analyst = await ctx.app.inject({ url: `/v1/targeting/${run.id}/explain?msisdn=${number(target.customer_id)}`, headers: ctx.auth('analyst') });
+    expect(analyst.statusCode).toBe(403);
   });
 
   it('runs a custom policy with upload and condition steps, in its own order', async () => {
