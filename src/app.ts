@@ -2,12 +2,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
 import type { Container } from './container.js';
 import { loggerOptions } from './logger.js';
 import { AppError } from './http/errors.js';
 import { sendProblem } from './http/problem.js';
+import { validatorCompiler } from './http/validator.js';
 import { authPlugin } from './http/plugins/auth.js';
 import { securityPlugin } from './http/plugins/security.js';
 import { requestIdFor } from './http/plugins/request-id.js';
@@ -70,8 +71,9 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   });
   await app.register(metricsPlugin, { metrics: container.metrics });
   // Registered once for every upload route; a file over the limit fails the request with 413.
+  // Two files, not one: the upload routes want one, and must see the second to refuse it by name.
   await app.register(multipart, {
-    limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 1, fields: 10 },
+    limits: { fileSize: config.UPLOAD_MAX_BYTES, files: 2, fields: 10 },
     throwFileSizeLimit: true,
   });
 
