@@ -61,4 +61,21 @@ describe('request logs', () => {
     for (const n of numbers) expect(log).not.toContain(n);
     expect(log).not.toContain(key);
   });
+
+  it('mask numbers written with separators or %-encoded in logged URLs', async () => {
+    const analyst = ctx.auth('analyst');
+    const urls = [
+      '/v1/lists/blacklist/entries?msisdn=138-2345-6789',
+      '/v1/lists/blacklist/entries?msisdn=138.2345.6790',
+      '/v1/nowhere/%2B86%20138%202345%206791',
+      '/v1/nowhere/138%2D2345%2D6792',
+      '/v1/lists/blacklist/entries?msisdn=%2B8613823456793',
+    ];
+    lines.length = 0;
+    for (const url of urls) await app.inject({ url, headers: analyst });
+    const log = lines.join('');
+    expect(log).toContain('138****6789');
+    // The middle digits, however they were separated or encoded, appear nowhere.
+    expect(log.replace(/%2[0BbDdEe]|[ .\-+]/g, '')).not.toMatch(/1382345\d{4}/);
+  });
 });
