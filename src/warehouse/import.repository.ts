@@ -3,13 +3,15 @@ import type { Db } from '../db/kysely.js';
 import type { ImportsTable } from '../db/schema.js';
 import type { FieldProblem } from '../http/errors.js';
 
+export type ImportStatus = ImportsTable['status'];
+
 export interface ImportRecord {
   id: string;
   dataset: string;
   format: string;
   mode: string;
   source: string;
-  status: 'succeeded' | 'failed';
+  status: ImportStatus;
   rowsLoaded: number;
   rowsRejected: number;
   errors: FieldProblem[];
@@ -37,6 +39,49 @@ function toRecord(row: Row): ImportRecord {
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),
   };
+}
+
+/** The attempt as `running`, written before the file is read so that even a killed import leaves its record. */
+export async function insertRunningImport(
+  db: Db,
+  input: Pick<ImportRecord, 'dataset' | 'format' | 'mode' | 'source' | 'createdBy'>,
+): Promise<ImportRecord> {
+  return insertImportRecord(db, { ...input, status: 'running', rowsLoaded: 0, rowsRejected: 0, errors: [], snapshotVersion: null, durationMs: 0 });
+}
+
+/**
+ * Closes an attempt with its outcome. By id whatever its status: a start that found it `running`
+ * may have called it interrupted while it was still under way elsewhere (tests share Postgres).
+ */
+export async function finishImportRecord(
+  db: Db,
+  id: string,
+  outcome: Pick<ImportRecord, 'status' | 'rowsLoaded' | 'rowsRejected' | 'errors' | 'snapshotVersion' | 'durationMs'>,
+): Promise<ImportRecord> {
+  const row = await db
+    .updateTable('imports')
+    .set({
+      status: outcome.status,
+      rows_loaded: outcome.rowsLoaded,
+      rows_rejected: outcome.rowsRejected,
+      errors: JSON.stringify(outcome.errors),
+      snapshot_version: outcome.snapshotVersion,
+      duration_ms: outcome.durationMs,
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toRecord(row);
+}
+
+/** Imports still `running` when the warehouse's owner starts: their process died; returns how many. */
+export async function closeInterruptedImports(db: Db, error: FieldProblem): Promise<number> {
+  const result = await db
+    .updateTable('imports')
+    .set({ status: 'interrupted', errors: JSON.stringify([error]) })
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 export async function insertImportRecord(db: Db, input: Omit<ImportRecord, 'id' | 'createdAt'>): Promise<ImportRecord> {

@@ -16,7 +16,8 @@ const importRecord = z.object({
   format: z.string(),
   mode: z.string(),
   source: z.string(),
-  status: z.enum(['succeeded', 'failed']),
+  // `running` while under way; `interrupted` when the server stopped before it finished.
+  status: z.enum(['running', 'succeeded', 'failed', 'interrupted']),
   rowsLoaded: z.number(),
   rowsRejected: z.number(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })),

@@ -8,9 +8,10 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/kysely.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import type { Actor } from '../security/roles.js';
+import { toStorableText } from '../util/storable-text.js';
 import { rebuildDerivedTables, PROFILE_SOURCES } from './derive.js';
 import { ident, type Warehouse } from './duckdb.js';
-import { insertImportRecord, type ImportRecord } from './import.repository.js';
+import { finishImportRecord, insertRunningImport, type ImportRecord } from './import.repository.js';
 import { anyRejectedSql, checkHeader, MAX_REPORTED_PROBLEMS, rejectedCellsSql, rowPath, typedSelectSql } from './import.validate.js';
 
 export type ImportFormat = 'csv' | 'parquet';
@@ -82,19 +83,22 @@ export class ImportService {
     await assertReadableFile(file);
     assertLiteralForDuckDb(file);
     const source = options.sourceLabel ?? request.path;
+    const attempt = await insertRunningImport(this.deps.db, {
+      dataset: dataset.name,
+      format: request.format,
+      mode: request.mode,
+      source,
+      createdBy: actor.name,
+    });
     const record = (status: 'succeeded' | 'failed', fields: Partial<ImportRecord>) =>
-      insertImportRecord(this.deps.db, {
-        dataset: dataset.name,
-        format: request.format,
-        mode: request.mode,
-        source,
+      finishImportRecord(this.deps.db, attempt.id, {
         status,
         rowsLoaded: fields.rowsLoaded ?? 0,
         rowsRejected: fields.rowsRejected ?? 0,
-        errors: fields.errors ?? [],
+        // Problems may quote the file's bytes; the record of a failure must not fail in turn.
+        errors: (fields.errors ?? []).map((p) => ({ path: toStorableText(p.path), message: toStorableText(p.message) })),
         snapshotVersion: fields.snapshotVersion ?? null,
         durationMs: Math.round(performance.now() - started),
-        createdBy: actor.name,
       });
 
     let outcome: LoadOutcome;
@@ -110,6 +114,8 @@ export class ImportService {
           { importId: failed.id, rowsRejected: error.rowsRejected },
         );
       }
+      const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 500);
+      await record('failed', { errors: [{ path: 'file', message }] }).catch(() => undefined);
       throw error;
     }
     const done = await record('succeeded', outcome);
