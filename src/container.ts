@@ -15,6 +15,7 @@ import { segmentsReferencingRule } from './segments/segment.repository.js';
 import { RuleService, ruleConditionSource } from './rules/rule.service.js';
 import { KeyService } from './security/key.service.js';
 import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
+import { recoverAfterRestart } from './ops/recovery.js';
 import { JobQueues } from './jobs/queues.js';
 import { ListService } from './lists/list.service.js';
 import { WarehousePhoneNumberReader, type PhoneNumberFileReader } from './lists/list.upload.js';
@@ -136,6 +137,8 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   const { db, catalog, conditions, metrics, policies, rules } = core;
   await ensureWarehouseSchema(warehouse, catalog);
   await ensureDerivedTables(warehouse, catalog, config.USAGE_WINDOW_MONTHS);
+  // Holding the DuckDB file proves no other process is building or importing: finish what a dead one left.
+  await recoverAfterRestart({ db, warehouse, logger });
   const imports = new ImportService({ db, warehouse, catalog, config, logger });
   // Same service as the core's, but able to parse uploaded files (it has the warehouse).
   const lists = createListService(config, db, new WarehousePhoneNumberReader(warehouse, config.MSISDN_PATTERN));

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, TargetingRunsTable } from '../db/schema.js';
 
 export type TargetingRunRow = Selectable<TargetingRunsTable>;
@@ -61,5 +61,12 @@ export async function findPreviewRunIdsBefore(db: Kysely<Database>, cutoff: Date
     .where('campaign_id', 'is', null)
     .where('created_at', '<', cutoff)
     .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Which of `ids` name a targeting run (one array parameter, however many ids). */
+export async function existingTargetingRunIds(db: Kysely<Database>, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('targeting_runs').select('id').where('id', '=', sql<string>`ANY(${[...ids]}::uuid[])`).execute();
   return rows.map((r) => r.id);
 }

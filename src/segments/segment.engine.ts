@@ -322,6 +322,11 @@ export class SegmentEngine {
     return { rows: row?.n ?? 0, csv: row?.csv ?? '', tableOid: row?.table_oid ?? null };
   }
 
+  /** Whether an upload segment still has the numbers it was built from (a refresh needs them). */
+  async uploadNumbersKept(segmentId: string): Promise<boolean> {
+    return this.warehouse.read((c) => tableExists(c, segmentNumbersTable(segmentId)));
+  }
+
   /** Drops the member table and an upload's kept numbers. */
   async drop(segmentId: string): Promise<void> {
     await this.warehouse.write(async (c) => {

@@ -100,6 +100,19 @@ export async function markSegmentFailed(db: Kysely<Database>, id: string, error:
     .executeTakeFirstOrThrow();
 }
 
+/** Every segment still `building`, marked `failed` with `error`; returns their ids. */
+export async function failSegmentsStillBuilding(db: Kysely<Database>, error: string): Promise<string[]> {
+  const rows = await db.updateTable('segments').set({ status: 'failed', error }).where('status', '=', 'building').returning('id').execute();
+  return rows.map((r) => r.id);
+}
+
+/** Which of `ids` name a segment (one array parameter, however many ids). */
+export async function existingSegmentIds(db: Kysely<Database>, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.selectFrom('segments').select('id').where('id', '=', sql<string>`ANY(${[...ids]}::uuid[])`).execute();
+  return rows.map((r) => r.id);
+}
+
 /** Rewrites the references a refresh found (rules may have changed what they reach). */
 export async function updateSegmentRefs(
   db: Kysely<Database>,

@@ -6,6 +6,7 @@ import { recordAudit } from '../security/audit.js';
 import { msisdnFor, personalFor, textFor } from '../security/mask.js';
 import { seesPersonalData, type Actor, type Role } from '../security/roles.js';
 import { phoneNumberReportFor, type PhoneNumberReport } from '../uploads/phone-numbers.js';
+import { toStorableText } from '../util/storable-text.js';
 import {
   MEMBER_COLUMNS,
   type CustomerPredicate,
@@ -336,10 +337,22 @@ export class SegmentService implements SegmentSource, RuleUsage {
     return { filename: `segment-${segment.id}.csv`, chunks: chunks() };
   }
 
-  /** Recomputes the members on the current warehouse snapshot (and current rule definitions). */
+  /**
+   * Recomputes the members on the current warehouse snapshot (and current rule definitions); a
+   * `failed` segment is rebuilt.
+   */
   async refresh(id: string, actor: Actor): Promise<RefreshOutcome> {
     const segment = await this.require(id);
     if (segment.status === 'building') throw new AppError('CONFLICT', `Segment ${id} is still being built`);
+    try {
+      return await this.recompute(segment, actor);
+    } catch (error) {
+      if (segment.status === 'failed') await markSegmentFailed(this.deps.db, segment.id, describeFailure(error)).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async recompute(segment: SegmentRow, actor: Actor): Promise<RefreshOutcome> {
     const versionsBefore = segment.snapshot_versions;
     // A failed refresh rolls back in the warehouse: the old members stay valid for the snapshot they
     // record, so the segment keeps its status and the error goes to the caller.
@@ -354,6 +367,9 @@ export class SegmentService implements SegmentSource, RuleUsage {
       refs?: { ruleRefs: string[]; segmentRefs: string[]; listRefs: string[] };
     };
     if (segment.kind === 'upload') {
+      if (!(await this.deps.engine.uploadNumbersKept(segment.id))) {
+        throw new AppError('CONFLICT', `Segment ${segment.id} no longer has the numbers it was uploaded with; upload the file again`);
+      }
       const refreshed = await this.deps.engine.refreshUpload(segment.id);
       const previous = segment.upload_report as UploadReportView | null;
       outcome = { ...refreshed, uploadReport: previous ? { ...previous, notInWarehouse: refreshed.notInWarehouse } : undefined };
@@ -432,19 +448,20 @@ export class SegmentService implements SegmentSource, RuleUsage {
     row: SegmentRow,
     work: () => Promise<{ count: number; snapshotVersions: Record<string, number>; uploadReport?: unknown }>,
   ): Promise<SegmentRow> {
-    let result: Awaited<ReturnType<typeof work>>;
     try {
-      result = await work();
+      const result = await work();
+      return await markSegmentReady(this.deps.db, row.id, {
+        memberCount: result.count,
+        snapshotVersions: result.snapshotVersions,
+        uploadReport: result.uploadReport,
+      });
     } catch (error) {
-      await markSegmentFailed(this.deps.db, row.id, describeFailure(error));
+      // Recording the result can fail too (Postgres away for a moment, a value it cannot store):
+      // the row must not stay `building`. Should this update fail as well, the next start fails it.
+      await markSegmentFailed(this.deps.db, row.id, describeFailure(error)).catch(() => undefined);
       await this.deps.engine.drop(row.id).catch(() => undefined);
       throw error;
     }
-    return markSegmentReady(this.deps.db, row.id, {
-      memberCount: result.count,
-      snapshotVersions: result.snapshotVersions,
-      uploadReport: result.uploadReport,
-    });
   }
 
   private async require(id: string): Promise<SegmentRow> {
@@ -567,7 +584,6 @@ function noNumbers(report: PhoneNumberReport): string {
 
 /** A short reason for the status row; the full error goes to the log through the HTTP layer. */
 function describeFailure(error: unknown): string {
-  if (error instanceof AppError) return error.message;
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]!.slice(0, 500);
+  return toStorableText(error instanceof AppError ? message : message.split('\n')[0]!.slice(0, 500));
 }
