@@ -17,6 +17,7 @@ import { KeyService } from './security/key.service.js';
 import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
 import { recoverAfterRestart } from './ops/recovery.js';
 import { JobQueues } from './jobs/queues.js';
+import { JobSchedules } from './jobs/schedules.js';
 import { ListService } from './lists/list.service.js';
 import { WarehousePhoneNumberReader, type PhoneNumberFileReader } from './lists/list.upload.js';
 import { ListMirror } from './lists/list.mirror.js';
@@ -45,6 +46,8 @@ export interface CoreContainer {
   metrics: Metrics;
   /** BullMQ queues under config.QUEUE_PREFIX; add jobs with `queues.enqueue(name, payload)`. */
   queues: JobQueues;
+  /** The service's own repeatable jobs; the API process keeps them (src/jobs/embedded.ts). */
+  schedules: JobSchedules;
   lists: ListService;
   policies: PolicyService;
   close(): Promise<void>;
@@ -85,6 +88,7 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
   await redis.connect();
   const keys = new KeyService(db);
   const queues = new JobQueues(redis, config.QUEUE_PREFIX);
+  const schedules = new JobSchedules({ queues, redis, logger });
   const metrics = createMetrics();
   const lists = createListService(config, db, noWarehouseFiles);
   const conditions = new ConditionService({
@@ -108,9 +112,11 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
     keys,
     metrics,
     queues,
+    schedules,
     lists,
     policies,
     async close() {
+      schedules.stop();
       await queues.close();
       await db.destroy();
       redis.disconnect();

@@ -14,7 +14,7 @@ describe('foundation HTTP surface', () => {
     expect(ready.statusCode).toBe(200);
     const body = ready.json();
     expect(body.status).toBe('ready');
-    expect(Object.keys(body.dependencies).sort()).toEqual(['duckdb', 'postgres', 'redis']);
+    expect(Object.keys(body.dependencies).sort()).toEqual(['duckdb', 'postgres', 'queues', 'redis']);
   });
 
   it('lists the catalog with Chinese labels, empty counts and version 0 before any import', async () => {
