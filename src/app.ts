@@ -2,12 +2,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import multipart from '@fastify/multipart';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler } from 'fastify-type-provider-zod';
+import { jsonSchemaTransformObject, serializerCompiler } from 'fastify-type-provider-zod';
 import type { DestinationStream } from 'pino';
 import type { Container } from './container.js';
 import { loggerOptions } from './logger.js';
 import { AppError } from './http/errors.js';
 import { sendProblem } from './http/problem.js';
+import { documentRoute } from './http/openapi.js';
 import { validatorCompiler } from './http/validator.js';
 import { authPlugin } from './http/plugins/auth.js';
 import { securityPlugin } from './http/plugins/security.js';
@@ -58,7 +59,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],
     },
-    transform: jsonSchemaTransform,
+    // The zod schemas as JSON Schema, plus every route's error answers and role, in one place.
+    transform: documentRoute,
     // Emits schemas registered with an id (e.g. Condition) as components the routes $ref.
     transformObject: jsonSchemaTransformObject,
   });
