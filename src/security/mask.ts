@@ -79,12 +79,26 @@ const MIN_MASKED_DIGITS = 7;
  * are left whole.
  */
 export function maskDigitsInText(text: string): string {
-  return text.replace(DIGIT_RUN, (run: string, kept: string | undefined) => {
+  return text.replace(DIGIT_RUN, (run: string, kept: string | undefined, offset: number) => {
     if (kept) return run;
     const digits = run.replace(/\D/g, '').length - countEncodedDigits(run);
     if (digits < MIN_MASKED_DIGITS) return run;
+    if (isPartOfIdentifier(run, text[offset - 1], text[offset + run.length])) return run;
     return maskRun(run, digits);
   });
+}
+
+const IDENTIFIER_CHAR = /[A-Za-z_]/;
+const PHONE_SHAPED = /^(?:86|0086)?1\d{10}$/;
+
+/**
+ * Plain digits glued to ASCII letters (`seg-d2090015`, `qk_0a1b2c3d`) belong to a name or an id
+ * a user chose, not to a number written for a person; unless the digits are phone-shaped
+ * (`tel13800138000`), they stay.
+ */
+function isPartOfIdentifier(run: string, before: string | undefined, after: string | undefined): boolean {
+  if (!/^\d+$/.test(run) || PHONE_SHAPED.test(run)) return false;
+  return (before !== undefined && IDENTIFIER_CHAR.test(before)) || (after !== undefined && IDENTIFIER_CHAR.test(after));
 }
 
 /** Digits that belong to a %-escape (`%20`, `%2D`) are separators, not part of the number. */

@@ -49,6 +49,13 @@ describe('maskDigitsInText', () => {
     expect(maskDigitsInText('segment 3f2a1b4c-1d2e-4f3a-9b8c-123456789012')).toBe('segment 3f2a1b4c-1d2e-4f3a-9b8c-123456789012');
   });
 
+  it('leaves digits glued to letters in names and ids, unless they are phone-shaped', () => {
+    expect(maskDigitsInText('rule "guess-d2090015" at its root')).toBe('rule "guess-d2090015" at its root');
+    expect(maskDigitsInText('segment v20261130a')).toBe('segment v20261130a');
+    expect(maskDigitsInText('tel13800138002 and 13800138002x')).toBe('tel138****8002 and 138****8002x');
+    expect(maskDigitsInText('campaign-20261130')).toBe('campaign-****1130');
+  });
+
   it('leaves no whole number in a text of many', () => {
     const text = ['13800138000', '138 0013 8000', '138-0013-8000', '+86-138-0013-8000', '(86)13800138000', '138.0013.8000'].join(', ');
     expect(maskDigitsInText(text).replace(/\D/g, ' ')).not.toMatch(/0013/);
