@@ -25,6 +25,8 @@ import { ruleRoutes } from './rules/rule.routes.js';
 import { listRoutes } from './lists/list.routes.js';
 import { policyRoutes } from './exclusions/policy.routes.js';
 import { targetingRoutes } from './exclusions/targeting.routes.js';
+import { gatewayRoutes } from './gateways/gateway.routes.js';
+import { campaignRoutes } from './campaigns/campaign.routes.js';
 
 export interface BuildAppOptions {
   /** Log requests (the server does; tests usually do not). */
@@ -90,5 +92,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(listRoutes, { container });
   await app.register(policyRoutes, { container });
   await app.register(targetingRoutes, { container });
+  await app.register(gatewayRoutes, { container });
+  await app.register(campaignRoutes, { container });
   return app;
 }

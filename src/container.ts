@@ -27,6 +27,12 @@ import { PolicyService } from './exclusions/policy.service.js';
 import { TargetingEngine } from './exclusions/targeting.engine.js';
 import { TargetingService } from './exclusions/targeting.service.js';
 import { AppError } from './http/errors.js';
+import { FeedbackSink } from './gateways/feedback.sink.js';
+import { GatewayRegistry } from './gateways/gateway.registry.js';
+import { CampaignService } from './campaigns/campaign.service.js';
+import { CampaignProfiles } from './campaigns/campaign.profiles.js';
+import { LedgerFreezer } from './sending/ledger.freeze.js';
+import { SendDispatch } from './sending/send.dispatch.js';
 
 /**
  * What every process has: Postgres, Redis and the services that need nothing else. The CLI's
@@ -50,6 +56,8 @@ export interface CoreContainer {
   schedules: JobSchedules;
   lists: ListService;
   policies: PolicyService;
+  /** This process's gateway adapters, built from the `gateways` rows; receipts and MO go to the feedback sink. */
+  gateways: GatewayRegistry;
   close(): Promise<void>;
 }
 
@@ -65,6 +73,8 @@ export interface Container extends CoreContainer {
   /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
   mirror: WarehouseMirror;
   targeting: TargetingService;
+  /** 营销案: lifecycle, targeting, launch (freezes into the ledger, which needs the warehouse). */
+  campaigns: CampaignService;
 }
 
 /** List uploads parse files with DuckDB; a process without the warehouse refuses them plainly. */
@@ -100,6 +110,8 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
   });
   const policies = new PolicyService({ db, conditions, lists });
   const rules = new RuleService({ db, conditions, usage: { segmentsUsingRule: (name) => segmentsReferencingRule(db, name) }, logger });
+  const feedback = new FeedbackSink({ db, logger });
+  const gateways = new GatewayRegistry({ db, logger, sink: feedback });
   observeQueueDepth(metrics, () => queues.all(), logger);
   return {
     config,
@@ -115,9 +127,13 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
     schedules,
     lists,
     policies,
+    gateways,
     async close() {
       schedules.stop();
       await queues.close();
+      // Adapters first: a closing bind may still hand over receipts, which the sink then writes.
+      await gateways.close();
+      await feedback.close().catch(() => undefined); // what it could not write, it has logged
       await db.destroy();
       redis.disconnect();
     },
@@ -170,6 +186,18 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     mirror,
     msisdnPattern: config.MSISDN_PATTERN,
   });
+  const campaigns = new CampaignService({
+    db,
+    catalog,
+    config,
+    segments,
+    policies,
+    targeting,
+    freezer: new LedgerFreezer({ warehouse, databaseUrl: config.DATABASE_URL, scratchDir: config.UPLOAD_DIR }),
+    dispatch: new SendDispatch({ db, queues: core.queues }),
+    profiles: new CampaignProfiles(warehouse),
+    gateways: core.gateways,
+  });
   segments.addDependants({ kind: 'rule', find: (segmentId) => rules.rulesUsingSegment(segmentId) });
   await rules.seedFromDirectory(config.RULES_DIR);
   observeWarehouse(metrics, warehouse);
@@ -182,6 +210,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     segments,
     mirror,
     targeting,
+    campaigns,
     async close() {
       await warehouse.close();
       await core.close();

@@ -6,6 +6,8 @@ import { createLogger } from './logger.js';
 import { SYSTEM_ACTOR } from './security/roles.js';
 import { ensureBootstrapAdminKey } from './security/bootstrap.js';
 import { startEmbeddedWorkers } from './jobs/embedded.js';
+import { startGatewaySimulator } from './gateways/simulator/simulator.registration.js';
+import { startSendWorkers } from './sending/send.workers.js';
 import { loadSampleWarehouse, warehouseIsEmpty } from './warehouse/sample.js';
 
 async function main(): Promise<void> {
@@ -17,8 +19,11 @@ async function main(): Promise<void> {
     await loadSampleWarehouse(container.imports, { ...SYSTEM_ACTOR, name: 'sample-loader' });
   }
   await ensureBootstrapAdminKey(container);
+  // Before the send workers, so a campaign on the gateway `simulator` finds it listening.
+  const simulator = await startGatewaySimulator({ db: container.db, config, logger });
   const app = await buildApp(container);
   const workers = await startEmbeddedWorkers(container);
+  const senders = config.EMBEDDED_SEND_WORKERS ? await startSendWorkers(container) : undefined;
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -32,8 +37,10 @@ async function main(): Promise<void> {
     }, 9_000).unref();
     try {
       await app.close();
+      await senders?.close();
       await workers.close();
       await container.close();
+      await simulator?.close();
       logger.info({ signal }, 'shutdown complete');
       process.exitCode = 0;
     } catch (error) {

@@ -255,7 +255,7 @@ export interface CampaignsTable {
 export interface MessageLedgerTable {
   campaign_id: string;
   seq: number;
-  customer_id: ColumnType<string, number | string, never>;
+  customer_id: ColumnType<number, number | string, never>;
   msisdn: string;
   is_control: boolean;
   status: LedgerStatus;

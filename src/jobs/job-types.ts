@@ -8,7 +8,7 @@ import { z } from 'zod';
  * To add a job: add its entry to `JOB_TYPES` (and its queue to `QUEUE_NAMES` if new), then give
  * the worker of that queue a handler; the compiler and the start-up check both insist.
  */
-export const QUEUE_NAMES = ['maintenance'] as const;
+export const QUEUE_NAMES = ['maintenance', 'send'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export const JOB_TYPES = {
@@ -16,6 +16,13 @@ export const JOB_TYPES = {
   'mirror.sync': { queue: 'maintenance', payload: z.object({}).strict() },
   /** Drops the DuckDB results of targeting previews older than TARGETING_RETENTION_DAYS. */
   'targeting.prune': { queue: 'maintenance', payload: z.object({}).strict() },
+  /**
+   * Sends one batch of a campaign: ledger rows [batch × batch_size, (batch + 1) × batch_size).
+   * Job id `send-<campaign>-<batch>`, so a batch is queued at most once at a time.
+   */
+  'send.batch': { queue: 'send', payload: z.object({ campaignId: z.uuid(), batch: z.number().int().min(0) }).strict() },
+  /** A scheduled campaign's time has come: start sending (the reconciler also starts overdue ones). */
+  'campaign.start': { queue: 'send', payload: z.object({ campaignId: z.uuid() }).strict() },
 } as const satisfies Record<string, { queue: QueueName; payload: z.ZodType }>;
 
 export type JobName = keyof typeof JOB_TYPES;

@@ -49,6 +49,17 @@ export class JobQueues {
     return job.id!;
   }
 
+  /** Many jobs of one type in one round trip (BullMQ skips those whose job id already exists). */
+  async enqueueBulk<N extends JobName>(name: N, jobs: ReadonlyArray<{ payload: JobPayload<N>; options?: JobsOptions }>): Promise<void> {
+    if (jobs.length === 0) return;
+    const checked = jobs.map(({ payload, options }) => {
+      const parsed = JOB_TYPES[name].payload.safeParse(payload);
+      if (!parsed.success) throw new AppError('VALIDATION', `Payload of job ${name} is not valid`);
+      return { name, data: parsed.data, ...(options ? { opts: options } : {}) };
+    });
+    await this.get(JOB_TYPES[name].queue).addBulk(checked);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.all().map((q) => q.close()));
   }

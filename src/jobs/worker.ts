@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { JOB_TYPES, jobNamesOfQueue, type JobHandlers, type JobName, type QueueName } from './job-types.js';
@@ -10,6 +10,17 @@ export class MissingJobHandlerError extends Error {
   ) {
     super(`worker for queue "${queue}" has no handler for job type(s): ${missing.join(', ')}`);
     this.name = 'MissingJobHandlerError';
+  }
+}
+
+/**
+ * Thrown by a handler that cannot do its work yet (a send window closed): the job goes back to the
+ * delayed set until `until`, keeping its id and not counting as a failed attempt.
+ */
+export class DelayJobUntil extends Error {
+  constructor(readonly until: Date) {
+    super(`job delayed until ${until.toISOString()}`);
+    this.name = 'DelayJobUntil';
   }
 }
 
@@ -45,17 +56,23 @@ export function createQueueWorker<Q extends QueueName>(options: QueueWorkerOptio
   const table = handlers as unknown as Record<string, (payload: unknown, job: unknown) => Promise<unknown>>;
   const worker = new Worker(
     queue,
-    async (job: Job) => {
+    async (job: Job, token?: string) => {
       const type = JOB_TYPES[job.name as JobName];
       if (!type || type.queue !== queue) throw new UnrecoverableError(`job type "${job.name}" does not belong to queue "${queue}"`);
       const payload = type.payload.safeParse(job.data);
       if (!payload.success) throw new UnrecoverableError(`payload of ${job.name} is not valid: ${payload.error.message}`);
-      return table[job.name]!(payload.data, {
-        id: job.id ?? '',
-        name: job.name as JobName,
-        attempt: job.attemptsMade + 1,
-        log: (message: string) => job.log(message),
-      });
+      try {
+        return await table[job.name]!(payload.data, {
+          id: job.id ?? '',
+          name: job.name as JobName,
+          attempt: job.attemptsMade + 1,
+          log: (message: string) => job.log(message),
+        });
+      } catch (error) {
+        if (!(error instanceof DelayJobUntil)) throw error;
+        await job.moveToDelayed(error.until.getTime(), token);
+        throw new DelayedError();
+      }
     },
     { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency ?? 1 },
   );

@@ -20,6 +20,8 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   duckdbQuerySeconds: Histogram<'kind' | 'outcome'>;
   authFailures: Counter<'reason'>;
+  /** Messages leaving the send pipeline, by gateway and outcome (submitted, failed, unknown, suppressed, capped, retry). */
+  messages: Counter<'gateway' | 'outcome'>;
 }
 
 export function createMetrics(): Metrics {
@@ -45,7 +47,13 @@ export function createMetrics(): Metrics {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, duckdbQuerySeconds, authFailures };
+  const messages = new Counter({
+    name: 'quanke_messages_total',
+    help: 'Messages handled by the send workers of this process, by gateway and outcome',
+    labelNames: ['gateway', 'outcome'] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, duckdbQuerySeconds, authFailures, messages };
 }
 
 /** Times every warehouse query. */
