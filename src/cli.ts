@@ -32,6 +32,9 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   import: async () => (await import('./warehouse/import.cli.js')).importCommand,
   segment: async () => (await import('./segments/segment.cli.js')).segmentCommand,
   keys: async () => (await import('./security/keys.cli.js')).keysCommand,
+  list: async () => (await import('./lists/list.cli.js')).listCommand,
+  policy: async () => (await import('./exclusions/policy.cli.js')).policyCommand,
+  rule: async () => (await import('./rules/rule.cli.js')).ruleCommand,
 };
 
 async function help(): Promise<string> {

@@ -1,27 +1,16 @@
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../cli.js';
+import { cliActor } from '../cli/actor.js';
 import { AppError } from '../http/errors.js';
 import { keyStatus } from './key.service.js';
 import { createKeyBody } from './key.schemas.js';
-import { ROLES, type Actor } from './roles.js';
+import { ROLES } from './roles.js';
 
 const usage = [
   'keys create --role analyst|operator|scheduler|admin --name <holder> [--expires 2027-01-01]',
   'keys list',
   'keys revoke <id|name>',
 ].join('\n       ');
-
-/** The person at the terminal, as the audit log records them. */
-function cliActor(): Actor {
-  let user = 'unknown';
-  try {
-    user = os.userInfo().username;
-  } catch {
-    // No passwd entry (some containers): the audit row still says it came from the CLI.
-  }
-  return { name: `cli:${user}`, role: 'admin', ip: 'cli' };
-}
 
 const pad = (s: string, n: number) => s.padEnd(n);
 
