@@ -14,7 +14,8 @@ import { SegmentService, segmentStatusSource } from './segments/segment.service.
 import { segmentsReferencingRule } from './segments/segment.repository.js';
 import { RuleService, ruleConditionSource } from './rules/rule.service.js';
 import { KeyService } from './security/key.service.js';
-import { createMetrics, observeQueueDepth, observeWarehouse, type Metrics } from './ops/metrics.js';
+import { createMetrics, observeQueueDepth, observeSendBacklog, observeWarehouse, type Metrics } from './ops/metrics.js';
+import { oldestSendingSince } from './campaigns/campaign.repository.js';
 import { recoverAfterRestart } from './ops/recovery.js';
 import { JobQueues } from './jobs/queues.js';
 import { JobSchedules } from './jobs/schedules.js';
@@ -113,6 +114,7 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
   const feedback = new FeedbackSink({ db, logger });
   const gateways = new GatewayRegistry({ db, logger, sink: feedback });
   observeQueueDepth(metrics, () => queues.all(), logger);
+  observeSendBacklog(metrics, () => oldestSendingSince(db), logger);
   return {
     config,
     logger,

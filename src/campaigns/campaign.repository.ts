@@ -98,3 +98,9 @@ export async function dueScheduledCampaigns(db: Kysely<Database>, now: Date): Pr
 export async function gatewayExists(db: Kysely<Database>, name: string): Promise<boolean> {
   return (await db.selectFrom('gateways').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
 }
+
+/** The send start of the oldest campaign still sending, or null. */
+export async function oldestSendingSince(db: Kysely<Database>): Promise<Date | null> {
+  const row = await db.selectFrom('campaigns').select((eb) => eb.fn.min('send_at').as('since')).where('status', '=', 'sending').executeTakeFirst();
+  return (row?.since as Date | null | undefined) ?? null;
+}

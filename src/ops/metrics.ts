@@ -85,3 +85,24 @@ export function observeQueueDepth(metrics: Metrics, queues: () => QueueDepthSour
     },
   });
 }
+
+/**
+ * How long the oldest running campaign has been owed messages: its send start, for every campaign
+ * still `sending`. Read from the campaigns table at scrape time (never the ledger: a scrape must
+ * stay cheap at 10M recipients).
+ */
+export function observeSendBacklog(metrics: Metrics, oldestSendingSince: () => Promise<Date | null>, logger: Logger): void {
+  new Gauge({
+    name: 'quanke_send_oldest_queued_seconds',
+    help: 'Seconds since the send start of the oldest campaign still sending (0 when none is)',
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        const since = await oldestSendingSince();
+        this.set(since ? Math.max(0, (Date.now() - since.getTime()) / 1000) : 0);
+      } catch (error) {
+        logger.warn({ err: error }, 'send backlog unavailable');
+      }
+    },
+  });
+}
