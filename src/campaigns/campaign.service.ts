@@ -203,6 +203,10 @@ export class CampaignService {
       await this.deps.freezer.freeze(
         { campaignId: id, runId: row.targeting_run_id, columns: placeholdersOf(message.text) },
         async (trx, frozen) => {
+          // A gateway DELETE locks its row and refuses while a running campaign uses it; holding the
+          // row shared until this launch commits closes the gap between the two.
+          const gateway = await trx.selectFrom('gateways').select('name').where('name', '=', row.gateway).forShare().executeTakeFirst();
+          if (!gateway) throw new AppError('VALIDATION', `Gateway ${row.gateway} no longer exists`, [{ path: 'gateway', message: 'no such gateway' }]);
           const changes: CampaignChanges = {
             launched_by: actor.name,
             launched_at: now,

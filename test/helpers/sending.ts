@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createApiKey } from '../../src/security/keys.js';
+import type { Progress } from '../../src/campaigns/campaign.schemas.js';
 import { SmscSimulator, type SmscSimulatorOptions } from '../../src/gateways/simulator/smsc.simulator.js';
 import { registerSimulatorGateway } from '../../src/gateways/simulator/simulator.registration.js';
 import { startSendWorkers, type SendWorkers } from '../../src/sending/send.workers.js';
@@ -17,8 +18,8 @@ export interface SendingContext extends TestContext {
   campaign(overrides?: Record<string, unknown>, condition?: unknown): Promise<string>;
   /** Target, approve and launch; returns the launch answer. */
   launch(id: string, at?: string): Promise<Record<string, unknown>>;
-  get(id: string): Promise<{ status: string; progress: Record<string, number> | null; statusReason: string | null }>;
-  waitFor(id: string, done: (c: { status: string; progress: Record<string, number> | null }) => boolean, timeoutMs?: number): Promise<void>;
+  get(id: string): Promise<{ status: string; progress: Progress | null; statusReason: string | null }>;
+  waitFor(id: string, done: (c: { status: string; progress: Progress | null }) => boolean, timeoutMs?: number): Promise<void>;
 }
 
 /**
