@@ -101,7 +101,7 @@ describe('phone-number files', () => {
       malformed: { count: 1, first: [{ line: 1, value: '138001380001 x' }] },
       valid: 0,
     };
-    expect(phoneNumberReportFor('analyst', report).malformed.first[0]!.value).toBe('138****0001 x');
+    expect(phoneNumberReportFor('analyst', report).malformed.first[0]!.value).toBe('138*****0001 x');
     expect(phoneNumberReportFor('admin', report)).toBe(report);
   });
 
