@@ -35,6 +35,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   list: async () => (await import('./lists/list.cli.js')).listCommand,
   policy: async () => (await import('./exclusions/policy.cli.js')).policyCommand,
   rule: async () => (await import('./rules/rule.cli.js')).ruleCommand,
+  campaign: async () => (await import('./campaigns/campaign.cli.js')).campaignCommand,
 };
 
 async function help(): Promise<string> {
