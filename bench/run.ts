@@ -92,13 +92,19 @@ async function timeCase(
 /** Adds the baseline ratio and renders the one table everybody reads. */
 function tabulate(results: BenchResult[]): { table: string; withRatios: BenchResult[] } {
   const all = aq.from(results.map((r) => ({ ...r, baseline: r.baseline ?? '' })));
-  const baselines = all.select({ suite: 'suite', operation: 'baseline', size: 'size', medianMs: 'baselineMs' });
-  const joined = all
-    .lookup(baselines, [['suite', 'baseline', 'size'], ['suite', 'baseline', 'size']], 'baselineMs')
-    .derive({ ratio: (d: { baselineMs: number; medianMs: number }) => (d.baselineMs > 0 && d.medianMs > 0 ? d.baselineMs / d.medianMs : null) });
+  const baselines = all.select({ suite: 'suite', operation: 'baseline', size: 'size', medianMs: 'baselineMs', rowsPerSecond: 'baselineRate' });
+  const joined = all.lookup(baselines, [['suite', 'baseline', 'size'], ['suite', 'baseline', 'size']], 'baselineMs', 'baselineRate');
   const withRatios = joined.objects().map((o) => {
-    const { baselineMs: _unused, ...rest } = o as BenchResult & { baselineMs?: number };
-    return { ...rest, baseline: rest.baseline || null, ratio: rest.ratio ?? null };
+    const { baselineMs, baselineRate, ...rest } = o as BenchResult & { baselineMs?: number; baselineRate?: number | null };
+    // By rate when both counted rows, so a baseline measured on fewer rows (a slow design on a
+    // sample) compares fairly; on equal rows it is the same figure as the ratio of times.
+    const ratio =
+      rest.rowsPerSecond && baselineRate && rest.rowsPerSecond > 0 && baselineRate > 0
+        ? rest.rowsPerSecond / baselineRate
+        : baselineMs && baselineMs > 0 && rest.medianMs > 0
+          ? baselineMs / rest.medianMs
+          : null;
+    return { ...rest, baseline: rest.baseline || null, ratio };
   });
   const fmt = (n: number | null, digits: number) =>
     n === null || Number.isNaN(n) ? '' : n.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
