@@ -246,18 +246,13 @@ export class CampaignService {
     return this.view(await this.transition(id, 'pause', actor, { changes: { status_reason: reason ?? null }, after: { reason: reason ?? null } }));
   }
 
+  /** Resumes sending; a campaign paused before its start time goes back to waiting for it. */
   async resume(id: string, actor: Actor): Promise<CampaignView> {
-    const row = await this.transition(id, 'resume', actor, { changes: { status_reason: null } });
-    // Paused before its time: it goes back to waiting for it.
-    if (row.send_at && row.send_at.getTime() > this.now().getTime()) {
-      const rescheduled = await applyTransition(this.deps.db, id, 'pause', actor.name);
-      if (rescheduled) {
-        await this.deps.db.updateTable('campaigns').set({ status: 'scheduled' }).where('id', '=', id).where('status', '=', 'paused').execute();
-        await this.deps.dispatch.scheduleStart(id, row.send_at);
-      }
-      return this.get(id);
-    }
-    await this.deps.dispatch.enqueueOwed(row);
+    const current = await this.require(id);
+    const early = current.send_at !== null && current.send_at.getTime() > this.now().getTime();
+    const row = await this.transition(id, early ? 'reschedule' : 'resume', actor, { changes: { status_reason: null } });
+    if (early) await this.deps.dispatch.scheduleStart(id, row.send_at!);
+    else await this.deps.dispatch.enqueueOwed(row);
     return this.view(row);
   }
 

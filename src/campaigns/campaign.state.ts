@@ -18,6 +18,8 @@ export const TRANSITIONS = {
   start: { from: ['scheduled'], to: 'sending' },
   pause: { from: ['sending', 'scheduled'], to: 'paused' },
   resume: { from: ['paused'], to: 'sending' },
+  /** Resumed before its start time: it waits for it again. */
+  reschedule: { from: ['paused'], to: 'scheduled' },
   cancel: { from: ['draft', 'targeted', 'approved', 'scheduled', 'sending', 'paused'], to: 'cancelled' },
   /** Nothing is queued or sending any more. */
   complete: { from: ['sending'], to: 'completed' },
