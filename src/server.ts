@@ -8,6 +8,7 @@ import { ensureBootstrapAdminKey } from './security/bootstrap.js';
 import { startEmbeddedWorkers } from './jobs/embedded.js';
 import { startGatewaySimulator } from './gateways/simulator/simulator.registration.js';
 import { startSendWorkers } from './sending/send.workers.js';
+import { exitOnSignals } from './ops/shutdown.js';
 import { loadSampleWarehouse, warehouseIsEmpty } from './warehouse/sample.js';
 
 async function main(): Promise<void> {
@@ -25,34 +26,13 @@ async function main(): Promise<void> {
   const workers = await startEmbeddedWorkers(container);
   const senders = config.EMBEDDED_SEND_WORKERS ? await startSendWorkers(container) : undefined;
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down');
-    // A supervisor waits about 10 s before SIGKILL: finish first, or leave on our own terms.
-    const force = setTimeout(() => {
-      logger.error({ signal }, 'shutdown did not finish within 9 s; exiting');
-      process.exit(1);
-    }, 9_000).unref();
-    try {
-      await app.close();
-      await senders?.close();
-      await workers.close();
-      await container.close();
-      await simulator?.close();
-      logger.info({ signal }, 'shutdown complete');
-      process.exitCode = 0;
-    } catch (error) {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exitCode = 1;
-    } finally {
-      clearTimeout(force);
-    }
-    process.exit();
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  exitOnSignals(logger, async () => {
+    await app.close();
+    await senders?.close();
+    await workers.close();
+    await container.close();
+    await simulator?.close();
+  });
 
   await app.listen({ host: config.HOST, port: config.PORT });
 }

@@ -3,6 +3,7 @@ import { loadConfig, ConfigError } from './config.js';
 import { createCoreContainer } from './container.js';
 import { createLogger } from './logger.js';
 import { startSendWorkers } from './sending/send.workers.js';
+import { exitOnSignals } from './ops/shutdown.js';
 
 /**
  * `npm run worker`: a send worker process. Postgres, Redis and the gateways only, never the DuckDB
@@ -16,30 +17,10 @@ async function main(): Promise<void> {
   const senders = await startSendWorkers(core);
   logger.info({ pid: process.pid }, 'worker ready');
 
-  let closing = false;
-  const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      logger.error({ signal }, 'shutdown did not finish within 9 s; exiting');
-      process.exit(1);
-    }, 9_000).unref();
-    try {
-      await senders.close();
-      await core.close();
-      logger.info({ signal }, 'shutdown complete');
-      process.exitCode = 0;
-    } catch (error) {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exitCode = 1;
-    } finally {
-      clearTimeout(force);
-    }
-    process.exit();
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  exitOnSignals(logger, async () => {
+    await senders.close();
+    await core.close();
+  });
 }
 
 main().catch((error: unknown) => {
