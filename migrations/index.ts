@@ -7,6 +7,7 @@ import * as m0005 from './0005_audit_search.js';
 import * as m0006 from './0006_hardening.js';
 import * as m0007 from './0007_campaigns.js';
 import * as m0008 from './0008_crash_recovery.js';
+import * as m0009 from './0009_feedback.js';
 
 /** Every migration, in order. Add each new migration file here; never edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_hardening': m0006,
   '0007_campaigns': m0007,
   '0008_crash_recovery': m0008,
+  '0009_feedback': m0009,
 };

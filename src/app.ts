@@ -27,6 +27,7 @@ import { policyRoutes } from './exclusions/policy.routes.js';
 import { targetingRoutes } from './exclusions/targeting.routes.js';
 import { gatewayRoutes } from './gateways/gateway.routes.js';
 import { campaignRoutes } from './campaigns/campaign.routes.js';
+import { feedbackRoutes } from './feedback/feedback.routes.js';
 
 export interface BuildAppOptions {
   /** Log requests (the server does; tests usually do not). */
@@ -94,5 +95,6 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(targetingRoutes, { container });
   await app.register(gatewayRoutes, { container });
   await app.register(campaignRoutes, { container });
+  await app.register(feedbackRoutes, { container });
   return app;
 }

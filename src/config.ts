@@ -2,6 +2,11 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const bytes = z.coerce.number().int().positive();
+/** A comma-separated list of reply keywords, e.g. `T,TD,退订`. */
+const keywords = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((k) => k.trim()).filter(Boolean) : v),
+  z.array(z.string().min(1)).min(1, 'name at least one keyword'),
+);
 
 /**
  * Every setting the service reads from the environment. Defaults work on a developer machine
@@ -97,6 +102,16 @@ export const configSchema = z.object({
     .enum(['true', 'false', '1', '0'])
     .default('true')
     .transform((v) => v === 'true' || v === '1'),
+  /** Submitted messages with no final receipt after this many hours become `expired`. */
+  RECEIPT_EXPIRY_HOURS: z.coerce.number().positive().default(72),
+  /** A receipt whose gateway message id stays unknown this long goes to the dead letters. */
+  RECEIPT_MATCH_GRACE_SECONDS: z.coerce.number().int().min(0).default(900),
+  /** Replies that opt the number out (compared after normalisation: full width, case, surrounding spaces and punctuation). */
+  OPT_OUT_KEYWORDS: keywords.default(['T', 'TD', 'N', 'R', '退订', 'STOP', 'UNSUBSCRIBE']),
+  /** Replies that take the number off `opt_out` again. */
+  RESUBSCRIBE_KEYWORDS: keywords.default(['START']),
+  /** How often every worker process (and the API) applies pending receipts and replies. */
+  FEEDBACK_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
   /** Optional JSON file extending the default telecom catalog with datasets or columns. */
   CATALOG_EXTENSION: z.string().min(1).optional(),
 });

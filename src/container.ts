@@ -34,6 +34,8 @@ import { CampaignService } from './campaigns/campaign.service.js';
 import { CampaignProfiles } from './campaigns/campaign.profiles.js';
 import { LedgerFreezer } from './sending/ledger.freeze.js';
 import { SendDispatch } from './sending/send.dispatch.js';
+import { createFeedbackProcessors } from './feedback/feedback.loop.js';
+import { FeedbackService } from './feedback/feedback.service.js';
 
 /**
  * What every process has: Postgres, Redis and the services that need nothing else. The CLI's
@@ -59,6 +61,8 @@ export interface CoreContainer {
   policies: PolicyService;
   /** This process's gateway adapters, built from the `gateways` rows; receipts and MO go to the feedback sink. */
   gateways: GatewayRegistry;
+  /** 活动执行反馈: receipts and replies posted over HTTP, dead letters, backlog. */
+  feedback: FeedbackService;
   close(): Promise<void>;
 }
 
@@ -113,6 +117,7 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
   const rules = new RuleService({ db, conditions, usage: { segmentsUsingRule: (name) => segmentsReferencingRule(db, name) }, logger });
   const feedback = new FeedbackSink({ db, logger });
   const gateways = new GatewayRegistry({ db, logger, sink: feedback });
+  const feedbackService = new FeedbackService({ db, config, processors: createFeedbackProcessors({ db, lists, config, logger }) });
   observeQueueDepth(metrics, () => queues.all(), logger);
   observeSendBacklog(metrics, () => oldestSendingSince(db), logger);
   return {
@@ -130,6 +135,7 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
     lists,
     policies,
     gateways,
+    feedback: feedbackService,
     async close() {
       schedules.stop();
       await queues.close();

@@ -24,6 +24,8 @@ export interface Database {
   gateway_receipts: GatewayReceiptsTable;
   mo_messages: MoMessagesTable;
   frequency_caps: FrequencyCapsTable;
+  feedback_dead_letters: FeedbackDeadLettersTable;
+  campaign_replies: CampaignRepliesTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -250,6 +252,8 @@ export interface CampaignsTable {
   created_at: CreatedAt;
   updated_by: string;
   updated_at: Generated<Date>;
+  /** Set once a campaign that stopped sending has had its overdue messages expired. */
+  receipts_closed_at: Date | null;
 }
 
 export interface MessageLedgerTable {
@@ -284,7 +288,10 @@ export interface GatewayReceiptsTable {
   error_code: string | null;
   done_at: Date | null;
   received_at: Date;
+  /** Processed: applied to the ledger, or moved to the dead letters. */
   applied_at: Date | null;
+  /** A receipt whose message id is not known yet is tried again from then on. */
+  retry_at: Date | null;
 }
 
 export interface MoMessagesTable {
@@ -301,4 +308,31 @@ export interface FrequencyCapsTable {
   msisdn: string;
   day: string;
   sent: number;
+}
+
+export interface FeedbackDeadLettersTable {
+  receipt_id: number;
+  gateway: string;
+  gateway_message_id: string;
+  status: string;
+  error_code: string | null;
+  done_at: Date | null;
+  received_at: Date;
+  reason: string;
+  dead_at: CreatedAt;
+}
+
+export type ReplyKind = 'opt_out' | 'start' | 'response';
+
+export interface CampaignRepliesTable {
+  mo_id: number;
+  campaign_id: string | null;
+  msisdn: string;
+  customer_id: ColumnType<number | null, number | string | null, never>;
+  gateway: string;
+  text: string;
+  normalised: string;
+  kind: ReplyKind;
+  received_at: Date;
+  recorded_at: CreatedAt;
 }

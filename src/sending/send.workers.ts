@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/kysely.js';
 import { applyTransition, findCampaign } from '../campaigns/campaign.repository.js';
+import { startFeedbackProcessing, type FeedbackProcessing } from '../feedback/feedback.loop.js';
 import type { JobHandlers } from '../jobs/job-types.js';
 import type { JobQueues } from '../jobs/queues.js';
+import type { ListService } from '../lists/list.service.js';
 import { createQueueWorker } from '../jobs/worker.js';
 import type { Metrics } from '../ops/metrics.js';
 import { BatchSender, type GatewaySource } from './batch.sender.js';
@@ -19,6 +21,8 @@ export interface SendWorkerDeps {
   db: Db;
   queues: JobQueues;
   gateways: GatewaySource;
+  /** Opt-out replies go on `opt_out` through it. */
+  lists: Pick<ListService, 'addEntries' | 'removeEntry'>;
   metrics?: Pick<Metrics, 'messages'>;
   now?: () => Date;
 }
@@ -26,6 +30,8 @@ export interface SendWorkerDeps {
 export interface SendWorkers {
   worker: Worker;
   reconciler: Reconciler;
+  /** Receipts and replies applied by this process, in turn with every other one. */
+  feedback: FeedbackProcessing;
   close(): Promise<void>;
 }
 
@@ -65,13 +71,16 @@ export async function startSendWorkers(deps: SendWorkerDeps): Promise<SendWorker
   await worker.waitUntilReady();
   const reconciler = new Reconciler({ db, dispatch, logger, sendingTimeoutSeconds: config.SENDING_TIMEOUT_SECONDS, ...(deps.now ? { now: deps.now } : {}) });
   reconciler.start(config.RECONCILE_INTERVAL_MS);
+  const feedback = startFeedbackProcessing({ db, lists: deps.lists, config, logger });
   logger.info({ concurrency: config.SEND_CONCURRENCY }, 'send workers started');
   return {
     worker,
     reconciler,
+    feedback,
     async close() {
       sender.stop();
       await reconciler.stop();
+      await feedback.close();
       await worker.close();
       throttleRedis.disconnect();
       workerRedis.disconnect();
