@@ -1,9 +1,10 @@
 import './require-supported-node.js';
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError, type Config } from './config.js';
-import { createContainer, createCoreContainer, type Container, type CoreContainer } from './container.js';
+import { createContainer, createCoreContainer } from './container.js';
 import { createLogger } from './logger.js';
-import { apiBaseUrl, findRunningApi, type RunningApi } from './cli/running-api.js';
+import { apiBaseUrl, findRunningApi } from './cli/running-api.js';
+import type { CliCommand } from './cli/command.js';
 
 /**
  * `npm run quanke -- <command> …`. Each command lives beside its feature and says what it needs:
@@ -11,16 +12,6 @@ import { apiBaseUrl, findRunningApi, type RunningApi } from './cli/running-api.j
  * commands go through the running API, which owns the DuckDB file, and open it themselves only
  * when no API answers. This file only dispatches.
  */
-export type CliCommand =
-  | { summary: string; usage: string; needs: 'core'; run(args: string[], core: CoreContainer): Promise<void> }
-  | {
-      summary: string;
-      usage: string;
-      needs: 'warehouse';
-      run(args: string[], container: Container): Promise<void>;
-      runViaApi(args: string[], api: RunningApi): Promise<void>;
-    };
-
 const commands: Record<string, () => Promise<CliCommand>> = {
   migrate: async () => ({
     summary: 'create the database if needed and run all migrations',

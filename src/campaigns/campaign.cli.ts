@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../cli.js';
+import type { CliCommand } from '../cli/command.js';
 import type { RunningApi } from '../cli/running-api.js';
 import { cliActor } from '../cli/actor.js';
 import { AppError } from '../http/errors.js';

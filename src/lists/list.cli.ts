@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../cli.js';
+import type { CliCommand } from '../cli/command.js';
 import { cliActor } from '../cli/actor.js';
 import { AppError, formatJsonPath } from '../http/errors.js';
 import { addEntriesBody } from './list.schemas.js';

@@ -1,4 +1,4 @@
-import type { CliCommand } from '../cli.js';
+import type { CliCommand } from '../cli/command.js';
 import { printTable } from '../cli/table.js';
 import { AppError } from '../http/errors.js';
 

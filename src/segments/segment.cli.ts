@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { CliCommand } from '../cli.js';
+import type { CliCommand } from '../cli/command.js';
 import { SYSTEM_ACTOR, type Actor } from '../security/roles.js';
 import type { Preview } from './segment.service.js';
 

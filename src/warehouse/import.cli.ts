@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import type { CliCommand } from '../cli.js';
+import type { CliCommand } from '../cli/command.js';
 import type { ImportRecord } from './import.repository.js';
 import { SYSTEM_ACTOR } from '../security/roles.js';
 import { formatOfFilename, type ImportPhase } from './import.service.js';
