@@ -1,0 +1,565 @@
+import { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { assertNever } from '../../util/assert-never.js';
+import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
+import { MAX_PARTS } from '../sms-encoding.js';
+import { cmppTimestamp, connectAuthenticator, ismgAuthenticator } from './cmpp.auth.js';
+import { bodyOf, CmppFrameReader, decodePdu, decodeReport, encodePdu } from './cmpp.codec.js';
+import { contentParts, decodeContent, type ContentPart } from './cmpp.content.js';
+import { versionOctet, type CmppPdu, type CmppPduOf, type CmppVersion, type DeliverBody } from './cmpp.pdus.js';
+import { messageIdString, receiptFromReport } from './cmpp.receipt.js';
+import { classifyResult, describeConnectStatus, describeResult, RESULT_FLOW_CONTROL, resultCode } from './cmpp.results.js';
+
+const printableAscii = (max: number) => z.string().regex(new RegExp(`^[ -~]{1,${max}}$`), `1–${max} printable ASCII characters`);
+
+/**
+ * A CMPP 2.0 / 3.0 gateway's configuration. Lengths are the protocol's fixed widths (Source_Addr
+ * 6, Service_Id 10, Src_Id 21), so a bad value fails here and not in the middle of a send.
+ */
+export const cmppGatewayConfigSchema = z.object({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65_535),
+  /** The SP's enterprise code (企业代码, SP_Id): Source_Addr of CONNECT and Msg_src of SUBMIT. */
+  sourceAddr: printableAscii(6),
+  /** Proves who we are through the CONNECT digest; never sent, shown or logged. */
+  sharedSecret: z.string().min(1).max(64),
+  /** Service_Id (业务代码). */
+  serviceId: z.string().regex(/^[ -~]{0,10}$/, 'at most 10 printable ASCII characters').default(''),
+  /** Src_Id: our number (the SP service number 106…, possibly with an extension). */
+  srcId: printableAscii(21),
+  version: z.union([z.literal(2), z.literal(3)]).default(2),
+  /** SUBMITs written and not yet answered, at most (the spec's sliding window; 16 is the usual licence). */
+  maxOutstanding: z.number().int().min(1).max(1_000).default(16),
+  /** Idle heartbeat (ACTIVE_TEST) period. */
+  activeTestSeconds: z.number().positive().max(3_600).default(60),
+  /** For every answer we wait for: SUBMIT_RESP, CONNECT_RESP (including the TCP connect), ACTIVE_TEST_RESP. */
+  responseTimeoutMs: z.number().int().min(10).default(10_000),
+  reconnectMinMs: z.number().int().min(10).default(1_000),
+  reconnectMaxMs: z.number().int().min(10).default(60_000),
+  /** How long a submit waits for a (re)connection before answering `retryable` NOT_CONNECTED. */
+  connectWaitMs: z.number().int().min(0).default(2_000),
+  /** How long submitting stops after a flow-control Result. */
+  throttlePauseMs: z.number().int().min(0).default(1_000),
+  /** SUBMIT_RESP Results that mean "not taken, try later"; 8 is flow control. Operators add their own. */
+  retryableResults: z.array(z.number().int().min(1).max(0xffff_ffff)).default([RESULT_FLOW_CONTROL]),
+  /** Fee_UserType: 2 charges the SP, never the customer (marketing is free to receive). */
+  feeUserType: z.number().int().min(0).max(3).default(2),
+  /** FeeType: 01 free. */
+  feeType: z.string().regex(/^\d{2}$/).default('01'),
+  /** FeeCode in fen. */
+  feeCode: z.string().regex(/^\d{1,6}$/).default('000000'),
+  /** Check the ISMG's digest in CONNECT_RESP (some ISMGs send zeros there). */
+  verifyIsmgAuthenticator: z.boolean().default(false),
+  /** The ISMG's time zone in minutes ahead of UTC, for the CONNECT timestamp and report times (480: China). */
+  utcOffsetMinutes: z.number().int().min(-720).max(840).default(480),
+  /** How long the parts of a long MO message wait for their siblings before what arrived is passed on. */
+  moReassemblyMs: z.number().int().min(0).default(30_000),
+});
+
+export type CmppGatewayConfig = z.output<typeof cmppGatewayConfigSchema>;
+export type CmppGatewayConfigInput = z.input<typeof cmppGatewayConfigSchema>;
+
+export interface CmppGatewayOptions {
+  name: string;
+  /** Validated here with `cmppGatewayConfigSchema`, so defaults may be left out. */
+  config: CmppGatewayConfigInput;
+  logger: Logger;
+}
+
+// A later part of a long message cannot be resubmitted alone later (its siblings are already
+// out), so a throttled later part is retried in place this many times.
+const LATER_PART_ATTEMPTS = 3;
+const TERMINATE_WAIT_MS = 2_000;
+const ACTIVE_TEST_TAG = 'active-test';
+
+type PartResult =
+  | { kind: 'accepted'; id: string }
+  | { kind: 'rejected' | 'retryable' | 'unknown'; code: string; message: string };
+
+const NOT_CONNECTED: PartResult = { kind: 'retryable', code: 'NOT_CONNECTED', message: 'the CMPP gateway is not connected' };
+
+interface Connection {
+  readonly socket: Socket;
+  readonly reader: CmppFrameReader;
+  readonly version: CmppVersion;
+  connected: boolean;
+  nextSequence: number;
+  failure?: string;
+  socketError?: string;
+  /** Settles each written, unanswered request by Sequence_Id (SUBMITs and control requests alike). */
+  readonly outstanding: Map<number, (response: CmppPdu | null) => void>;
+  attemptTimer?: NodeJS.Timeout;
+  activeTestTimer?: NodeJS.Timeout;
+  lastReceivedAt: number;
+}
+
+interface PendingMo {
+  parts: Array<string | undefined>;
+  to: string;
+  timer: NodeJS.Timeout;
+}
+
+type ConnectionState = 'connecting' | 'connected' | 'down' | 'closed';
+
+/**
+ * An SP's CMPP 2.0 / 3.0 connection to an ISMG (transmitter and receiver on one TCP connection).
+ * It connects when constructed and stays connected (ACTIVE_TEST when idle, reconnects with
+ * exponential backoff and jitter) until `close()`.
+ */
+export class CmppGateway implements Gateway {
+  readonly name: string;
+  private readonly config: CmppGatewayConfig;
+  private readonly logger: Logger;
+  private readonly retryable: ReadonlySet<number>;
+  private state: ConnectionState = 'connecting';
+  private connection: Connection | null = null;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private consecutiveFailures = 0;
+  private lastError: string | undefined;
+  private readonly connectedWaiters = new Set<(connection: Connection | null) => void>();
+  private inFlight = 0;
+  private readonly windowQueue: Array<() => void> = [];
+  private pausedUntil = 0;
+  private concatenationRef = 0;
+  private readonly pendingMo = new Map<string, PendingMo>();
+  private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
+
+  constructor(options: CmppGatewayOptions) {
+    this.name = options.name;
+    this.config = cmppGatewayConfigSchema.parse(options.config);
+    this.retryable = new Set(this.config.retryableResults);
+    this.logger = options.logger.child({ gateway: options.name });
+    this.connect();
+  }
+
+  async submit(batch: readonly OutboundMessage[]): Promise<SubmitOutcome[]> {
+    return Promise.all(
+      batch.map((message) =>
+        this.submitMessage(message).catch((error: unknown): SubmitOutcome => {
+          // We cannot tell whether a part was written before the failure: never resubmit blindly.
+          this.logger.error({ err: error, ref: message.ref }, 'cmpp submit failed');
+          return { kind: 'unknown', ref: message.ref, code: 'INTERNAL_ERROR', message: 'the submit failed unexpectedly' };
+        }),
+      ),
+    );
+  }
+
+  status(): GatewayStatus {
+    const status = this.state === 'connected' ? 'connected' : this.state === 'connecting' ? 'connecting' : 'down';
+    return {
+      status,
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      consecutiveFailures: this.consecutiveFailures,
+    };
+  }
+
+  on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
+    this.listeners[event].push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.reconnectTimer);
+    this.wakeConnectedWaiters(null);
+    for (const key of [...this.pendingMo.keys()]) this.flushMo(key);
+    const connection = this.connection;
+    if (!connection) return;
+    if (connection.connected) {
+      await this.request(connection, { command: 'TERMINATE', sequenceId: 0, body: {} }, Math.min(this.config.responseTimeoutMs, TERMINATE_WAIT_MS));
+    }
+    if (!connection.socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        connection.socket.once('close', () => resolve());
+        connection.socket.destroy();
+      });
+    }
+  }
+
+  private async submitMessage(message: OutboundMessage): Promise<SubmitOutcome> {
+    const { ref } = message;
+    if (message.text.length === 0) return { kind: 'rejected', ref, code: 'EMPTY_TEXT', message: 'the text is empty' };
+    const parts = contentParts(message.text, this.nextConcatenationRef());
+    const total = parts.length;
+    if (total > MAX_PARTS) {
+      return { kind: 'rejected', ref, code: 'TOO_MANY_PARTS', message: `the text needs ${total} parts, more than ${MAX_PARTS}` };
+    }
+    const ids: string[] = [];
+    for (const part of parts) {
+      let result = await this.submitPart(message.msisdn, part);
+      for (let attempt = 1; result.kind === 'retryable' && ids.length > 0 && attempt < LATER_PART_ATTEMPTS; attempt += 1) {
+        await sleep(Math.max(this.config.throttlePauseMs, 50));
+        result = await this.submitPart(message.msisdn, part);
+      }
+      if (result.kind === 'accepted') {
+        ids.push(result.id);
+        continue;
+      }
+      if (ids.length === 0) return { ...result, ref };
+      // Some parts are out: the message as a whole must not be resubmitted, and the ids of the
+      // parts already taken are said here so that their receipts can still be traced.
+      const taken = `; parts 1-${ids.length} of ${total} were accepted as ${ids.join(',')}`;
+      const kind = result.kind === 'unknown' ? 'unknown' : 'rejected';
+      return { kind, ref, code: result.code, message: `${result.message}${taken}` };
+    }
+    return { kind: 'accepted', ref, gatewayMessageIds: ids };
+  }
+
+  private async submitPart(msisdn: string, part: ContentPart): Promise<PartResult> {
+    await this.acquireSlot();
+    try {
+      await this.waitOutThrottlePause();
+      const connection = await this.connectedConnection(Date.now() + this.config.connectWaitMs);
+      if (!connection) return NOT_CONNECTED;
+      const body = bodyOf('SUBMIT', {
+        pkTotal: part.pkTotal,
+        pkNumber: part.pkNumber,
+        registeredDelivery: 1,
+        serviceId: this.config.serviceId,
+        feeUserType: this.config.feeUserType,
+        tpUdhi: part.tpUdhi,
+        msgFmt: part.msgFmt,
+        msgSrc: this.config.sourceAddr,
+        feeType: this.config.feeType,
+        feeCode: this.config.feeCode,
+        srcId: this.config.srcId,
+        destTerminalIds: [msisdn],
+        msgContent: part.content,
+      });
+      const response = await this.request(connection, { command: 'SUBMIT', sequenceId: 0, body }, this.config.responseTimeoutMs);
+      return this.partResult(response);
+    } finally {
+      this.releaseSlot();
+    }
+  }
+
+  private partResult(response: CmppPdu | 'timeout' | 'lost' | 'unwritten'): PartResult {
+    if (response === 'unwritten') return NOT_CONNECTED;
+    if (response === 'timeout') {
+      return { kind: 'unknown', code: 'RESPONSE_TIMEOUT', message: `no SUBMIT_RESP within ${this.config.responseTimeoutMs} ms` };
+    }
+    if (response === 'lost') return { kind: 'unknown', code: 'CONNECTION_LOST', message: 'the connection closed before the ISMG answered' };
+    if (response.command !== 'SUBMIT_RESP') {
+      return { kind: 'unknown', code: 'UNEXPECTED_RESPONSE', message: `the ISMG answered a SUBMIT with ${response.command}` };
+    }
+    const { result, msgId } = response.body;
+    switch (classifyResult(result, this.retryable)) {
+      case 'accepted':
+        return { kind: 'accepted', id: messageIdString(msgId) };
+      case 'retryable':
+        if (result === RESULT_FLOW_CONTROL) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.config.throttlePauseMs);
+        return { kind: 'retryable', code: resultCode(result), message: `the ISMG answered ${describeResult(result)}` };
+      case 'rejected':
+        return { kind: 'rejected', code: resultCode(result), message: `the ISMG answered ${describeResult(result)}` };
+    }
+  }
+
+  /**
+   * Writes a request and resolves with its response, or says why none came: `timeout`, `lost`
+   * (the connection closed first) or `unwritten` (the connection was already gone).
+   */
+  private request(connection: Connection, pdu: CmppPdu, timeoutMs: number): Promise<CmppPdu | 'timeout' | 'lost' | 'unwritten'> {
+    return new Promise((resolve) => {
+      if (connection.socket.destroyed || !connection.socket.writable) {
+        resolve('unwritten');
+        return;
+      }
+      const sequenceId = this.nextSequence(connection);
+      const timer = setTimeout(() => {
+        connection.outstanding.delete(sequenceId);
+        resolve('timeout');
+      }, timeoutMs);
+      connection.outstanding.set(sequenceId, (response) => {
+        connection.outstanding.delete(sequenceId);
+        clearTimeout(timer);
+        resolve(response ?? 'lost');
+      });
+      connection.socket.write(encodePdu({ ...pdu, sequenceId } as CmppPdu, connection.version));
+    });
+  }
+
+  private nextSequence(connection: Connection): number {
+    const sequence = connection.nextSequence;
+    connection.nextSequence = sequence >= 0xffff_ffff ? 1 : sequence + 1;
+    return sequence;
+  }
+
+  private nextConcatenationRef(): number {
+    this.concatenationRef = (this.concatenationRef + 1) % 256;
+    return this.concatenationRef;
+  }
+
+  private async acquireSlot(): Promise<void> {
+    if (this.inFlight < this.config.maxOutstanding) {
+      this.inFlight += 1;
+      return;
+    }
+    // The releasing part hands its slot straight over, so inFlight stays as it is.
+    await new Promise<void>((resolve) => this.windowQueue.push(resolve));
+  }
+
+  private releaseSlot(): void {
+    const next = this.windowQueue.shift();
+    if (next) next();
+    else this.inFlight -= 1;
+  }
+
+  private async waitOutThrottlePause(): Promise<void> {
+    for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) {
+      await sleep(wait);
+    }
+  }
+
+  private connectedConnection(deadline: number): Promise<Connection | null> {
+    if (this.connection?.connected) return Promise.resolve(this.connection);
+    if (this.state === 'closed' || deadline <= Date.now()) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const waiter = (connection: Connection | null): void => {
+        clearTimeout(timer);
+        this.connectedWaiters.delete(waiter);
+        resolve(connection);
+      };
+      const timer = setTimeout(() => waiter(null), deadline - Date.now());
+      this.connectedWaiters.add(waiter);
+    });
+  }
+
+  private wakeConnectedWaiters(connection: Connection | null): void {
+    for (const waiter of [...this.connectedWaiters]) waiter(connection);
+  }
+
+  private connect(): void {
+    if (this.state === 'closed') return;
+    this.state = 'connecting';
+    const socket = new Socket();
+    socket.setNoDelay(true);
+    const connection: Connection = {
+      socket,
+      reader: new CmppFrameReader(),
+      version: this.config.version,
+      connected: false,
+      nextSequence: 1,
+      outstanding: new Map(),
+      lastReceivedAt: Date.now(),
+    };
+    this.connection = connection;
+    // One deadline for the TCP connect and the CONNECT: a silent host must not keep us 'connecting'.
+    connection.attemptTimer = setTimeout(() => {
+      connection.failure = `no CONNECT_RESP within ${this.config.responseTimeoutMs} ms`;
+      socket.destroy();
+    }, this.config.responseTimeoutMs);
+    socket.on('connect', () => void this.login(connection));
+    socket.on('data', (chunk: Buffer) => this.onData(connection, chunk));
+    socket.on('error', (error: Error) => {
+      connection.socketError = error.message;
+    });
+    socket.on('close', () => this.onClose(connection));
+    socket.connect({ host: this.config.host, port: this.config.port });
+  }
+
+  private async login(connection: Connection): Promise<void> {
+    const { sourceAddr, sharedSecret, version } = this.config;
+    const timestamp = cmppTimestamp(new Date(), this.config.utcOffsetMinutes);
+    const authenticatorSource = connectAuthenticator(sourceAddr, sharedSecret, timestamp);
+    const response = await this.request(
+      connection,
+      { command: 'CONNECT', sequenceId: 0, body: { sourceAddr, authenticatorSource, version: versionOctet(version), timestamp } },
+      this.config.responseTimeoutMs,
+    );
+    clearTimeout(connection.attemptTimer);
+    if (this.state === 'closed' || connection !== this.connection || typeof response === 'string') return;
+    if (response.command !== 'CONNECT_RESP') {
+      this.fail(connection, `the ISMG answered CONNECT with ${response.command}`);
+      return;
+    }
+    const { status, authenticatorIsmg } = response.body;
+    if (status !== 0) {
+      this.fail(connection, `connect refused: ${describeConnectStatus(status)}`);
+      return;
+    }
+    if (this.config.verifyIsmgAuthenticator && !authenticatorIsmg.equals(ismgAuthenticator(status, authenticatorSource, sharedSecret, version))) {
+      this.fail(connection, 'the ISMG did not prove it holds the shared secret (AuthenticatorISMG mismatch)');
+      return;
+    }
+    connection.connected = true;
+    this.state = 'connected';
+    this.consecutiveFailures = 0;
+    this.logger.info({ host: this.config.host, port: this.config.port, sourceAddr, version }, 'cmpp connected');
+    this.scheduleActiveTest(connection);
+    this.wakeConnectedWaiters(connection);
+  }
+
+  private fail(connection: Connection, reason: string): void {
+    connection.failure = reason;
+    connection.socket.destroy();
+  }
+
+  /** ACTIVE_TEST after `activeTestSeconds` without anything received; no answer in time drops the link. */
+  private scheduleActiveTest(connection: Connection): void {
+    const periodMs = this.config.activeTestSeconds * 1_000;
+    connection.activeTestTimer = setTimeout(async () => {
+      if (!connection.connected || connection.socket.destroyed) return;
+      if (Date.now() - connection.lastReceivedAt < periodMs) {
+        this.scheduleActiveTest(connection);
+        return;
+      }
+      const response = await this.request(connection, { command: 'ACTIVE_TEST', sequenceId: 0, body: {} }, this.config.responseTimeoutMs);
+      if (response === 'timeout') {
+        this.fail(connection, `no ACTIVE_TEST_RESP within ${this.config.responseTimeoutMs} ms`);
+        return;
+      }
+      if (typeof response !== 'string') this.scheduleActiveTest(connection);
+    }, Math.max(periodMs - (Date.now() - connection.lastReceivedAt), 10));
+    connection.activeTestTimer.unref?.();
+  }
+
+  private onData(connection: Connection, chunk: Buffer): void {
+    connection.lastReceivedAt = Date.now();
+    let frames: Buffer[];
+    try {
+      frames = connection.reader.push(chunk);
+    } catch (error) {
+      this.fail(connection, `broken stream: ${(error as Error).message}`);
+      return;
+    }
+    for (const frame of frames) {
+      let pdu: CmppPdu;
+      try {
+        pdu = decodePdu(frame, connection.version);
+      } catch (error) {
+        // A PDU we cannot read is skipped, the stream itself is intact (its length was good).
+        this.logger.warn({ err: error }, 'cmpp pdu not understood');
+        continue;
+      }
+      this.onPdu(connection, pdu);
+    }
+  }
+
+  private onPdu(connection: Connection, pdu: CmppPdu): void {
+    switch (pdu.command) {
+      case 'CONNECT_RESP':
+      case 'SUBMIT_RESP':
+      case 'ACTIVE_TEST_RESP':
+      case 'TERMINATE_RESP':
+        connection.outstanding.get(pdu.sequenceId)?.(pdu);
+        return;
+      case 'DELIVER':
+        this.onDeliver(connection, pdu);
+        return;
+      case 'ACTIVE_TEST':
+        this.reply(connection, { command: 'ACTIVE_TEST_RESP', sequenceId: pdu.sequenceId, body: { reserved: 0 } });
+        return;
+      case 'TERMINATE':
+        connection.failure = 'the ISMG terminated the connection';
+        this.reply(connection, { command: 'TERMINATE_RESP', sequenceId: pdu.sequenceId, body: {} });
+        connection.socket.end();
+        return;
+      case 'CONNECT':
+      case 'SUBMIT':
+      case 'DELIVER_RESP':
+        this.logger.warn({ command: pdu.command }, 'cmpp unexpected pdu from the ISMG');
+        return;
+      default:
+        return assertNever(pdu);
+    }
+  }
+
+  private reply(connection: Connection, pdu: CmppPdu): void {
+    if (!connection.socket.destroyed) connection.socket.write(encodePdu(pdu, connection.version));
+  }
+
+  private onDeliver(connection: Connection, pdu: CmppPduOf<'DELIVER'>): void {
+    const body = pdu.body;
+    // Answered whatever it carries: an ISMG left without DELIVER_RESP delivers it again, and again.
+    this.reply(connection, { command: 'DELIVER_RESP', sequenceId: pdu.sequenceId, body: { msgId: body.msgId, result: 0 } });
+    const receivedAt = new Date();
+    if (body.registeredDelivery === 1) {
+      let receipt;
+      try {
+        receipt = receiptFromReport(decodeReport(body.msgContent, connection.version), this.config.utcOffsetMinutes);
+      } catch (error) {
+        this.logger.warn({ err: error, length: body.msgContent.length }, 'cmpp status report not understood');
+        return;
+      }
+      this.emit('receipt', { gateway: this.name, gatewayMessageId: receipt.messageId, status: receipt.status, errorCode: receipt.errorCode, doneAt: receipt.doneAt, receivedAt });
+      return;
+    }
+    this.onMo(body, receivedAt);
+  }
+
+  private onMo(body: DeliverBody, receivedAt: Date): void {
+    const { text, concatenation } = decodeContent(body.msgContent, body.msgFmt, body.tpUdhi);
+    const msisdn = body.srcTerminalId;
+    if (!concatenation || concatenation.total <= 1) {
+      this.emit('mo', { gateway: this.name, msisdn, to: body.destId, text, receivedAt });
+      return;
+    }
+    // The parts of a long reply arrive as separate DELIVERs: put back together before anyone reads it.
+    const key = `${msisdn}|${concatenation.reference}|${concatenation.total}`;
+    let pending = this.pendingMo.get(key);
+    if (!pending) {
+      pending = {
+        parts: Array.from({ length: concatenation.total }, () => undefined),
+        to: body.destId,
+        timer: setTimeout(() => this.flushMo(key), this.config.moReassemblyMs),
+      };
+      this.pendingMo.set(key, pending);
+    }
+    pending.parts[concatenation.sequence - 1] = text;
+    if (!pending.parts.includes(undefined)) this.flushMo(key);
+  }
+
+  /** Passes on a long MO message, whole or, after the wait, with the parts that came. */
+  private flushMo(key: string): void {
+    const pending = this.pendingMo.get(key);
+    if (!pending) return;
+    this.pendingMo.delete(key);
+    clearTimeout(pending.timer);
+    const msisdn = key.slice(0, key.indexOf('|'));
+    this.emit('mo', { gateway: this.name, msisdn, to: pending.to, text: pending.parts.filter((part) => part !== undefined).join(''), receivedAt: new Date() });
+  }
+
+  private onClose(connection: Connection): void {
+    clearTimeout(connection.attemptTimer);
+    clearTimeout(connection.activeTestTimer);
+    for (const settle of [...connection.outstanding.values()]) settle(null);
+    if (connection !== this.connection) return;
+    this.connection = null;
+    if (this.state === 'closed') return;
+    const reason = connection.failure ?? connection.socketError ?? 'the connection closed';
+    if (connection.connected) {
+      this.lastError = `connection lost: ${reason}`;
+      this.logger.warn({ reason }, 'cmpp connection lost');
+    } else {
+      this.consecutiveFailures += 1;
+      this.lastError = reason;
+      this.logger.warn({ reason, consecutiveFailures: this.consecutiveFailures }, 'cmpp connect failed');
+    }
+    this.state = 'down';
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const { reconnectMinMs } = this.config;
+    const reconnectMaxMs = Math.max(this.config.reconnectMaxMs, reconnectMinMs);
+    const ceiling = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.consecutiveFailures, 30));
+    // Equal jitter: half fixed, half random, so that many workers do not reconnect in step.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private emit<E extends keyof GatewayEvents>(event: E, payload: Parameters<GatewayEvents[E]>[0]): void {
+    for (const listener of this.listeners[event]) {
+      try {
+        (listener as (value: typeof payload) => void)(payload);
+      } catch (error) {
+        this.logger.error({ err: error, event }, 'cmpp listener failed');
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
