@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../db/kysely.js';
+import type { CampaignStatus } from '../db/schema.js';
 import { applyTransition, findCampaign, type CampaignRow } from '../campaigns/campaign.repository.js';
 import { composeSms, type SmsMessage } from '../campaigns/message.js';
 import { insertContacts } from '../exclusions/contact-history.repository.js';
@@ -109,7 +110,10 @@ export class BatchSender {
     if (campaign.class === 'notification') return;
     const window = effectiveWindow(this.legal, (campaign.schedule as { window?: { from: string; to: string } }).window);
     const now = this.now();
-    if (!isOpen(window, this.deps.config.SEND_TIMEZONE, now)) throw new DelayJobUntil(nextOpening(window, this.deps.config.SEND_TIMEZONE, now));
+    if (isOpen(window, this.deps.config.SEND_TIMEZONE, now)) return;
+    // BullMQ delays on the real clock: wait as long as our clock says is left, not until its instant.
+    const wait = nextOpening(window, this.deps.config.SEND_TIMEZONE, now).getTime() - now.getTime();
+    throw new DelayJobUntil(new Date(Date.now() + wait));
   }
 
   private async sendChunk(campaign: CampaignRow, claimed: ClaimedMessage[]) {
@@ -157,17 +161,15 @@ export class BatchSender {
     }
 
     const contacts: Array<{ customerId: number; campaignId: string; category: string | null; sentAt: Date }> = [];
-    if (outbound.length > 0) {
+    const halted = outbound.length > 0 ? await this.waitForThrottle(campaign, outbound.reduce((sum, m) => sum + m.parts, 0)) : undefined;
+    if (halted) {
+      // Paused or cancelled while it waited: none of the chunk went out.
+      for (const m of outbound) {
+        outcomes.push({ seq: m.seq, status: halted === 'cancelled' ? 'cancelled' : 'queued' });
+        releases.push(m.msisdn);
+      }
+    } else if (outbound.length > 0) {
       const gateway = await this.deps.gateways.get(campaign.gateway);
-      const rate = await this.deps.gateways.ratePerSecond(campaign.gateway);
-      const perSecond = (campaign.throttle as { perSecond?: number }).perSecond;
-      await this.deps.throttle.acquire(
-        [
-          { key: `gateway:${campaign.gateway}`, perSecond: rate },
-          { key: `campaign:${campaign.id}`, perSecond: perSecond ?? 0 },
-        ],
-        outbound.reduce((sum, m) => sum + m.parts, 0),
-      );
       const bySeq = new Map(outbound.map((m) => [m.ref, m]));
       const sentAt = this.now();
       for (const outcome of await gateway.submit(outbound)) {
@@ -219,6 +221,41 @@ export class BatchSender {
     const metrics = this.deps.metrics?.messages;
     if (metrics) for (const key of ['submitted', 'failed', 'unknown', 'suppressed', 'capped', 'retry'] as const) if (counts[key] > 0) metrics.inc({ gateway: campaign.gateway, outcome: key }, counts[key]);
     return counts;
+  }
+
+  /**
+   * Waits for the gateway's and the campaign's throttle. A chunk queued behind others on a slow
+   * throttle would go out seconds after a pause or cancel, so the wait gives up when the campaign
+   * stops sending; returns its status then, undefined once the parts are granted.
+   */
+  private async waitForThrottle(campaign: CampaignRow, parts: number): Promise<CampaignStatus | undefined> {
+    const rate = await this.deps.gateways.ratePerSecond(campaign.gateway);
+    const perSecond = (campaign.throttle as { perSecond?: number }).perSecond;
+    const stop = new AbortController();
+    const watch = setInterval(() => {
+      void this.campaign(campaign.id).then(
+        (row) => {
+          if (row?.status !== 'sending') stop.abort();
+        },
+        () => undefined, // a failed read waits for the next tick
+      );
+    }, CAMPAIGN_CACHE_MS);
+    try {
+      await this.deps.throttle.acquire(
+        [
+          { key: `gateway:${campaign.gateway}`, perSecond: rate },
+          { key: `campaign:${campaign.id}`, perSecond: perSecond ?? 0 },
+        ],
+        parts,
+        stop.signal,
+      );
+    } catch (error) {
+      if (!stop.signal.aborted) throw error;
+    } finally {
+      clearInterval(watch);
+    }
+    const current = await this.campaign(campaign.id);
+    return current?.status === 'sending' ? undefined : (current?.status ?? 'cancelled');
   }
 
   /** A gateway failing persistently pauses the campaign, with the reason, instead of burning retries. */

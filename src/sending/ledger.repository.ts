@@ -36,7 +36,7 @@ export async function claimRange(db: Kysely<Database>, campaignId: string, fromS
 export type MessageOutcome =
   | { seq: number; status: 'submitted'; parts: number }
   | { seq: number; status: 'failed' | 'unknown'; parts: number; errorCode: string }
-  | { seq: number; status: 'suppressed' | 'capped' }
+  | { seq: number; status: 'suppressed' | 'capped' | 'cancelled' }
   /** Certainly not sent (the gateway said retry, or it was never submitted): owed again. */
   | { seq: number; status: 'queued' };
 
@@ -50,7 +50,7 @@ export async function recordOutcomes(db: Kysely<Database>, campaignId: string, o
       error_code = v.error_code,
       claimed_at = CASE WHEN v.status = 'queued' THEN NULL ELSE l.claimed_at END,
       submitted_at = CASE WHEN v.status IN ('submitted', 'unknown') THEN now() END,
-      final_at = CASE WHEN v.status IN ('failed', 'suppressed', 'capped', 'unknown') THEN now() END
+      final_at = CASE WHEN v.status IN ('failed', 'suppressed', 'capped', 'unknown', 'cancelled') THEN now() END
     FROM unnest(
       ${outcomes.map((o) => o.seq)}::int[],
       ${outcomes.map((o) => o.status)}::text[],
