@@ -8,6 +8,7 @@ import * as m0006 from './0006_hardening.js';
 import * as m0007 from './0007_campaigns.js';
 import * as m0008 from './0008_crash_recovery.js';
 import * as m0009 from './0009_feedback.js';
+import * as m0010 from './0010_conversions.js';
 
 /** Every migration, in order. Add each new migration file here; never edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007_campaigns': m0007,
   '0008_crash_recovery': m0008,
   '0009_feedback': m0009,
+  '0010_conversions': m0010,
 };

@@ -112,6 +112,10 @@ export const configSchema = z.object({
   RESUBSCRIBE_KEYWORDS: keywords.default(['START']),
   /** How often every worker process (and the API) applies pending receipts and replies. */
   FEEDBACK_INTERVAL_MS: z.coerce.number().int().min(10).default(1000),
+  /** Days after a customer's send (after the send time for the control group) in which an order of the campaign's product counts as its conversion. */
+  ATTRIBUTION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  /** What one message part costs (any currency unit); unset: reports show no cost figures. */
+  MESSAGE_COST: z.coerce.number().min(0).optional(),
   /** Optional JSON file extending the default telecom catalog with datasets or columns. */
   CATALOG_EXTENSION: z.string().min(1).optional(),
 });

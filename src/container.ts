@@ -34,6 +34,11 @@ import { CampaignService } from './campaigns/campaign.service.js';
 import { CampaignProfiles } from './campaigns/campaign.profiles.js';
 import { LedgerFreezer } from './sending/ledger.freeze.js';
 import { SendDispatch } from './sending/send.dispatch.js';
+import { FeedbackMirror, ensureFeedbackTables } from './feedback/feedback.mirror.js';
+import { ConversionService } from './feedback/conversion.service.js';
+import { WarehouseConversionFileReader } from './feedback/conversion.upload.js';
+import { ReportEngine } from './reports/report.engine.js';
+import { ReportService } from './reports/report.service.js';
 import { createFeedbackProcessors } from './feedback/feedback.loop.js';
 import { FeedbackService } from './feedback/feedback.service.js';
 
@@ -80,6 +85,10 @@ export interface Container extends CoreContainer {
   targeting: TargetingService;
   /** 营销案: lifecycle, targeting, launch (freezes into the ledger, which needs the warehouse). */
   campaigns: CampaignService;
+  /** Orders from CRM/BOSS (uploads are checked by the warehouse's CSV reader). */
+  conversions: ConversionService;
+  /** Effectiveness, send and grid reports, aggregated in DuckDB. */
+  reports: ReportService;
 }
 
 /** List uploads parse files with DuckDB; a process without the warehouse refuses them plainly. */
@@ -173,9 +182,12 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   // Same service as the core's, but able to parse uploaded files (it has the warehouse).
   const lists = createListService(config, db, new WarehousePhoneNumberReader(warehouse, config.MSISDN_PATTERN));
   const listMirror = new ListMirror(db, warehouse);
-  const mirror = new MirrorCoordinator(listMirror, new ContactHistoryMirror(db, warehouse));
+  await ensureFeedbackTables(warehouse);
+  const feedbackMirror = new FeedbackMirror({ db, warehouse, databaseUrl: config.DATABASE_URL, scratchDir: config.UPLOAD_DIR });
+  const mirror = new MirrorCoordinator(listMirror, new ContactHistoryMirror(db, warehouse), feedbackMirror);
   imports.onDatasetChanged(async (dataset, connection) => {
     if (dataset === 'customers') await listMirror.resolveAllMembers(connection);
+    if (dataset === 'customers') await feedbackMirror.resolveConversions(connection);
   });
   const segments = new SegmentService({
     db,
@@ -206,6 +218,18 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     profiles: new CampaignProfiles(warehouse),
     gateways: core.gateways,
   });
+  const conversions = new ConversionService({
+    db,
+    databaseUrl: config.DATABASE_URL,
+    files: new WarehouseConversionFileReader({ warehouse, msisdnPattern: config.MSISDN_PATTERN, timeZone: config.SEND_TIMEZONE, scratchDir: config.UPLOAD_DIR }),
+  });
+  const reports = new ReportService({
+    engine: new ReportEngine(warehouse),
+    catalog,
+    campaigns,
+    syncFeedback: () => mirror.sync({ feedback: true }),
+    settings: { attributionDays: config.ATTRIBUTION_DAYS, messageCost: config.MESSAGE_COST, timeZone: config.SEND_TIMEZONE },
+  });
   segments.addDependants({ kind: 'rule', find: (segmentId) => rules.rulesUsingSegment(segmentId) });
   await rules.seedFromDirectory(config.RULES_DIR);
   observeWarehouse(metrics, warehouse);
@@ -219,6 +243,8 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     mirror,
     targeting,
     campaigns,
+    conversions,
+    reports,
     async close() {
       await warehouse.close();
       await core.close();

@@ -26,6 +26,7 @@ export interface Database {
   frequency_caps: FrequencyCapsTable;
   feedback_dead_letters: FeedbackDeadLettersTable;
   campaign_replies: CampaignRepliesTable;
+  conversions: ConversionsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -335,4 +336,17 @@ export interface CampaignRepliesTable {
   kind: ReplyKind;
   received_at: Date;
   recorded_at: CreatedAt;
+}
+
+/** Orders from CRM/BOSS; attribution to campaigns is computed by the reports, not stored. */
+export interface ConversionsTable {
+  order_id: string;
+  msisdn: string | null;
+  customer_id: ColumnType<number | null, number | string | null, never>;
+  product_id: string;
+  ordered_at: ColumnType<Date, Date | string, never>;
+  revenue: number | null;
+  /** `api` or `upload:<file name>`. */
+  source: string;
+  created_at: CreatedAt;
 }
