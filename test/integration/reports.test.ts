@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { createSendingContext, type SendingContext } from '../helpers/sending.js';
+import { multipartBody } from '../helpers/multipart.js';
 
 /**
  * A hand-worked campaign: launched for later (so no worker touches it), its ledger rows given
@@ -152,6 +153,57 @@ describe('conversions', () => {
     expect(await countConversions()).toBe(before);
     const analyst = await api('POST', '/v1/feedback/conversions', 'analyst', [order('X', { customerId: 1 }, 'P5G', new Date())]);
     expect(analyst.statusCode).toBe(403);
+  });
+});
+
+describe('conversions upload', () => {
+  async function upload(content: string, role: 'operator' | 'analyst' = 'operator') {
+    const { payload, headers } = multipartBody({}, { filename: 'orders.csv', content });
+    return ctx.app.inject({ method: 'POST', url: '/v1/feedback/conversions/upload', headers: { ...ctx.auth(role), ...headers }, payload });
+  }
+
+  it('stores a clean file atomically and counts a second upload as duplicates', async () => {
+    const csv = [
+      'order_id,customer_id,msisdn,product_id,ordered_at,revenue',
+      'U-1,1,,PX,2026-11-20 10:00:00,12.50',
+      'U-2,,15159601432,PX,2026-11-20T10:00:00+08:00,',
+      'U-3,2,,PX,2026-11-21,0',
+    ].join('\n');
+    const first = await upload(csv);
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json()).toMatchObject({ received: 3, inserted: 3, duplicates: 0, source: 'upload:orders.csv' });
+    const stored = await ctx.container.db.selectFrom('conversions').selectAll().where('order_id', 'in', ['U-1', 'U-2', 'U-3']).orderBy('order_id').execute();
+    // A local time is read in SEND_TIMEZONE (Asia/Shanghai, UTC+8); a zone as written.
+    expect(stored.map((r) => [r.order_id, new Date(r.ordered_at).toISOString(), r.revenue, r.msisdn, r.customer_id])).toEqual([
+      ['U-1', '2026-11-20T02:00:00.000Z', 12.5, null, 1],
+      ['U-2', '2026-11-20T02:00:00.000Z', null, '15159601432', null],
+      ['U-3', '2026-11-20T16:00:00.000Z', 0, null, 2],
+    ]);
+    const again = await upload(csv);
+    expect(again.json()).toMatchObject({ received: 3, inserted: 0, duplicates: 3, duplicateOrderIds: ['U-1', 'U-2', 'U-3'] });
+  });
+
+  it('refuses wrong columns, malformed dates and negative revenue naming row and column, and changes nothing', async () => {
+    const before = await countConversions();
+    const columns = await upload('order_id,customer_id,product,ordered_at\nW-1,1,PX,2026-11-20\n');
+    expect(columns.statusCode).toBe(422);
+    expect(columns.json().errors).toEqual(
+      expect.arrayContaining([
+        { path: 'header, column 3', message: expect.stringContaining('unknown column "product"') },
+        { path: 'header', message: 'missing column "product_id"' },
+      ]),
+    );
+    const cells = await upload(
+      ['order_id,customer_id,product_id,ordered_at,revenue', 'B-1,1,PX,2026-11-20,5', 'B-2,1,PX,2026-13-45 10:00,5', 'B-3,1,PX,2026-11-20,-3', 'B-4,,PX,2026-11-20,1'].join('\n'),
+    );
+    expect(cells.statusCode).toBe(422);
+    expect(cells.json().errors).toEqual([
+      { path: 'row 2, column ordered_at', message: expect.stringContaining('is not a date-time') },
+      { path: 'row 3, column revenue', message: expect.stringContaining('below the minimum 0') },
+      { path: 'row 4, column customer_id', message: 'a value is required' },
+    ]);
+    expect(await countConversions()).toBe(before);
+    expect((await upload('order_id,customer_id,product_id,ordered_at\nA-1,1,PX,2026-11-20\n', 'analyst')).statusCode).toBe(403);
   });
 });
 
