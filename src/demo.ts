@@ -157,7 +157,8 @@ async function runCampaign(container: Container, signal: AbortSignal): Promise<v
 }
 
 const interrupt = new AbortController();
-process.once('SIGINT', () => interrupt.abort(new Error('interrupted')));
+// Ctrl-C stops at the next step (the watch at once) and still closes what the demo started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => interrupt.abort(new Error(signal)));
 main(interrupt.signal).then(
   () => process.exit(0),
   (error: unknown) => {
