@@ -6,6 +6,7 @@ import type { FeedbackSink } from './feedback.sink.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from './gateway.js';
 import { findGatewayConnection, type GatewayConnectionRow } from './gateway.repository.js';
 import type { GatewayProtocol } from './gateway.schemas.js';
+import { CmppGateway, cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { SmppGateway, smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
 
 export interface GatewayAdapterOptions {
@@ -22,6 +23,9 @@ export type GatewayAdapterFactories = Partial<Record<GatewayProtocol, GatewayAda
 /** The adapters this build has; a protocol missing here is refused when a gateway using it is first used. */
 export const GATEWAY_ADAPTERS: GatewayAdapterFactories = {
   smpp: ({ name, settings, logger }) => new SmppGateway({ name, config: smppGatewayConfigSchema.parse(settings), logger }),
+  // The protocol, not a stored setting, says which CMPP version is spoken.
+  cmpp2: ({ name, settings, logger }) => new CmppGateway({ name, config: cmppGatewayConfigSchema.parse({ ...settings, version: 2 }), logger }),
+  cmpp3: ({ name, settings, logger }) => new CmppGateway({ name, config: cmppGatewayConfigSchema.parse({ ...settings, version: 3 }), logger }),
 };
 
 export interface GatewayRegistryOptions {

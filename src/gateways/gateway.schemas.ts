@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { GatewaysTable } from '../db/schema.js';
+import { cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
 
 export type GatewayProtocol = GatewaysTable['protocol'];
@@ -14,7 +15,7 @@ export const gatewayParams = z.object({ name: gatewayName });
  * Settings keys that hold a secret, in any protocol: stored, handed to the adapter, and otherwise
  * never shown (answers say `passwordSet`, audit rows say `[redacted]`).
  */
-export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['password']);
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['password', 'sharedSecret']);
 export const REDACTED = '[redacted]';
 
 const ratePerSecond = z
@@ -33,16 +34,29 @@ const smppBody = z.strictObject({
   password: smppPassword.optional().describe('required for a new gateway; left out of a change, the stored one is kept'),
 });
 
+// The protocol names the CMPP version (cmpp2, cmpp3), so `version` is no setting of its own.
+const { sharedSecret: cmppSharedSecret, version: _cmppVersion, ...cmppPublicSettings } = cmppGatewayConfigSchema.shape;
+
+const cmppBody = <P extends 'cmpp2' | 'cmpp3'>(protocol: P) =>
+  z.strictObject({
+    protocol: z.literal(protocol),
+    ratePerSecond,
+    ...cmppPublicSettings,
+    sharedSecret: cmppSharedSecret
+      .optional()
+      .describe("the ISMG's shared secret (共享密钥); required for a new gateway, left out of a change the stored one is kept"),
+  });
+
 // The protocols of DESIGN.md without an adapter yet: refused by name, so the client learns that
 // the protocol is known and coming rather than misspelt.
-const notSupportedYet = <P extends Exclude<GatewayProtocol, 'smpp'>>(protocol: P) =>
+const notSupportedYet = <P extends Exclude<GatewayProtocol, 'smpp' | 'cmpp2' | 'cmpp3'>>(protocol: P) =>
   z.object({ protocol: z.literal(protocol).refine(() => false, 'not supported yet') });
 
 export const GATEWAY_PROTOCOLS = ['smpp', 'cmpp2', 'cmpp3', 'kannel', 'mm7'] as const satisfies readonly GatewayProtocol[];
 
 export const putGatewayBody = z.discriminatedUnion(
   'protocol',
-  [smppBody, notSupportedYet('cmpp2'), notSupportedYet('cmpp3'), notSupportedYet('kannel'), notSupportedYet('mm7')],
+  [smppBody, cmppBody('cmpp2'), cmppBody('cmpp3'), notSupportedYet('kannel'), notSupportedYet('mm7')],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `must be one of ${GATEWAY_PROTOCOLS.join(', ')}` : undefined),
   },
@@ -68,12 +82,13 @@ const common = {
 
 // Built from the public settings only: even a view that carried the password would lose it here.
 const smppView = z.object({ protocol: z.literal('smpp'), ...common, ...smppPublicSettings });
+const cmppView = <P extends 'cmpp2' | 'cmpp3'>(protocol: P) => z.object({ protocol: z.literal(protocol), ...common, ...cmppPublicSettings });
 
 // A row of a protocol this version has no adapter for (written by a newer version during a
 // rolling upgrade): listed, with its settings left out and its status down.
-const unsupportedView = z.object({ protocol: z.enum(['cmpp2', 'cmpp3', 'kannel', 'mm7']), ...common });
+const unsupportedView = z.object({ protocol: z.enum(['kannel', 'mm7']), ...common });
 
-export const gatewayView = z.discriminatedUnion('protocol', [smppView, unsupportedView]);
+export const gatewayView = z.discriminatedUnion('protocol', [smppView, cmppView('cmpp2'), cmppView('cmpp3'), unsupportedView]);
 export type GatewayView = z.output<typeof gatewayView>;
 
 export const gatewaysAnswer = z.object({ gateways: z.array(gatewayView) });

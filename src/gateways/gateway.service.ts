@@ -17,6 +17,7 @@ import {
   type GatewayRow,
 } from './gateway.repository.js';
 import { REDACTED, SECRET_SETTINGS, type GatewayProtocol, type GatewayView, type PutGatewayBody } from './gateway.schemas.js';
+import { cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
 
 /** Running campaigns named in a 409 (all of them stop the delete). */
@@ -87,7 +88,7 @@ export class GatewayService {
           targetId: name,
           before: before ? auditedGateway(before) : null,
           after: auditedGateway(after),
-          details: { passwordChanged: !before || before.settings.password !== after.settings.password },
+          details: { passwordChanged: !before || [...SECRET_SETTINGS].some((key) => before.settings[key] !== after.settings[key]) },
         });
         return { row: after, created: !before, changed: true };
       });
@@ -153,7 +154,15 @@ export class GatewayService {
         return { protocol: 'smpp', ...common, ...settings, passwordSet: password !== '' };
       }
       case 'cmpp2':
-      case 'cmpp3':
+      case 'cmpp3': {
+        const parsed = cmppGatewayConfigSchema.safeParse({ ...row.settings, version: cmppVersion(row.protocol) });
+        if (!parsed.success) {
+          const paths = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
+          throw new AppError('INTERNAL', `Gateway "${row.name}" has stored ${row.protocol} settings the adapter refuses (${paths})`);
+        }
+        const { sharedSecret, version: _version, ...settings } = parsed.data;
+        return { protocol: row.protocol, ...common, ...settings, passwordSet: sharedSecret !== '' };
+      }
       case 'kannel':
       case 'mm7':
         return { protocol: row.protocol, ...common, passwordSet: typeof row.settings.password === 'string' && row.settings.password !== '' };
@@ -161,6 +170,11 @@ export class GatewayService {
         return assertNever(row.protocol);
     }
   }
+}
+
+/** cmpp2 speaks CMPP 2.0, cmpp3 CMPP 3.0. */
+export function cmppVersion(protocol: 'cmpp2' | 'cmpp3'): 2 | 3 {
+  return protocol === 'cmpp3' ? 3 : 2;
 }
 
 function auditedFields(row: GatewayRow): { protocol: GatewayProtocol; settings: Record<string, unknown>; ratePerSecond: number } {
@@ -185,7 +199,16 @@ function settingsFromBody(
       return { protocol, ratePerSecond, settings: { ...settings, password: secret } };
     }
     case 'cmpp2':
-    case 'cmpp3':
+    case 'cmpp3': {
+      const { protocol, ratePerSecond, sharedSecret, ...settings } = body;
+      const kept = before?.protocol === 'cmpp2' || before?.protocol === 'cmpp3' ? before.settings.sharedSecret : undefined;
+      const secret = sharedSecret ?? kept;
+      if (typeof secret !== 'string') {
+        const why = before ? `gateway "${name}" was ${before.protocol} and has no CMPP shared secret to keep` : 'required for a new gateway';
+        throw new AppError('VALIDATION', `Invalid body: sharedSecret: ${why}`, [{ path: 'sharedSecret', message: why }]);
+      }
+      return { protocol, ratePerSecond, settings: { ...settings, sharedSecret: secret } };
+    }
     case 'kannel':
     case 'mm7':
       // The body schema refuses these already; kept here so that adding an adapter is a compile error until handled.
