@@ -27,6 +27,7 @@ const commands: Record<string, () => Promise<CliCommand>> = {
   policy: async () => (await import('./exclusions/policy.cli.js')).policyCommand,
   rule: async () => (await import('./rules/rule.cli.js')).ruleCommand,
   campaign: async () => (await import('./campaigns/campaign.cli.js')).campaignCommand,
+  report: async () => (await import('./reports/report.cli.js')).reportCommand,
 };
 
 async function help(): Promise<string> {

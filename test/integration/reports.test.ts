@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import { createSendingContext, type SendingContext } from '../helpers/sending.js';
 import { multipartBody } from '../helpers/multipart.js';
+import { reportCommand } from '../../src/reports/report.cli.js';
 
 /**
  * A hand-worked campaign: launched for later (so no worker touches it), its ledger rows given
@@ -340,6 +341,24 @@ describe('campaign report', () => {
     expect(lines[0]).toMatch(/^group,key,target_size,sent,delivered/);
     expect(lines[1]).toMatch(new RegExp(`^total,,${targets.length},`));
     expect(lines.length).toBe(2 + new Set([...targets, ...controls].map((r) => cityOf.get(r.customerId) ?? null)).size);
+  });
+
+  it('prints the report as a table from the CLI', async () => {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+    try {
+      if (reportCommand.needs !== 'warehouse') throw new Error('report is a warehouse command');
+      await reportCommand.run(['campaign', campaignId, '--by', 'city'], ctx.container);
+    } finally {
+      log.mockRestore();
+    }
+    const report = (await api('GET', `/v1/campaigns/${campaignId}/report?by=city`, 'analyst')).json();
+    expect(lines[0]).toContain(campaignId);
+    const header = lines.find((l) => l.startsWith('city'))!;
+    expect(header.split(/\s+/).slice(0, 4)).toEqual(['city', 'target', 'sent', 'delivered']);
+    const total = lines.find((l) => l.startsWith('total'))!.split(/\s+/);
+    expect(total.slice(1, 4)).toEqual([String(report.target.size), String(report.target.sent), String(report.target.delivered)]);
+    expect(lines.filter((l) => report.breakdown.some((g: { key: string | null }) => l.startsWith(`${g.key ?? '(none)'} `))).length).toBe(report.breakdown.length);
   });
 
   it('refuses an unknown column, personal data for analysts, unknown and unlaunched campaigns', async () => {
