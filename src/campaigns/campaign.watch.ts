@@ -48,14 +48,19 @@ export async function watchCampaign(read: () => Promise<CampaignView>, options: 
     noTTYOutput: true,
     notTTYSchedule: 1000,
   });
-  const payload = (v: CampaignView, note: string) => ({
-    status: v.status,
-    rate: v.progress?.ratePerSecond.toFixed(1) ?? '0.0',
-    // Not `eta`: cli-progress computes its own under that name, from the bar's values alone.
-    etaText: formatEta(v.progress?.etaSeconds ?? null),
-    note,
-  });
-  bar.start(view.progress.total, doneOf(view.progress), payload(view, ''));
+  const rate = new WatchedRate();
+  const payload = (v: CampaignView & { progress: Progress }, note: string) => {
+    const measured = rate.observe(Date.now(), doneOf(v.progress)) ?? v.progress.ratePerSecond;
+    const owed = v.progress.queued + v.progress.sending;
+    return {
+      status: v.status,
+      rate: measured.toFixed(1),
+      // Not `eta`: cli-progress computes its own under that name, from the bar's values alone.
+      etaText: formatEta(owed === 0 ? 0 : measured > 0 ? Math.ceil(owed / measured) : v.progress.etaSeconds),
+      note,
+    };
+  };
+  bar.start(view.progress.total, doneOf(view.progress), payload({ ...view, progress: view.progress }, ''));
   let lastDone = doneOf(view.progress);
   let lastMovedAt = Date.now();
   try {
@@ -70,12 +75,34 @@ export async function watchCampaign(read: () => Promise<CampaignView>, options: 
         lastMovedAt = Date.now();
       }
       bar.setTotal(view.progress.total);
-      bar.update(done, payload(view, noteFor(view, Date.now() - lastMovedAt >= stallMs)));
+      bar.update(done, payload({ ...view, progress: view.progress }, noteFor(view, Date.now() - lastMovedAt >= stallMs)));
     }
   } finally {
     bar.stop();
   }
   return view;
+}
+
+/**
+ * The rate the watcher itself sees over the last few seconds. The ledger's `ratePerSecond` averages
+ * the last 10 s, so for a campaign that just started it reads far below the throttle; once the
+ * watch has seen a second, its own measure wins.
+ */
+class WatchedRate {
+  private readonly readings: Array<{ at: number; done: number }> = [];
+
+  constructor(
+    private readonly windowMs = 5_000,
+    private readonly minimumSpanMs = 750,
+  ) {}
+
+  observe(at: number, done: number): number | undefined {
+    this.readings.push({ at, done });
+    while (this.readings.length > 2 && at - this.readings[1]!.at >= this.windowMs) this.readings.shift();
+    const first = this.readings[0]!;
+    const span = at - first.at;
+    return span >= this.minimumSpanMs ? ((done - first.done) * 1000) / span : undefined;
+  }
 }
 
 function noteFor(view: CampaignView, stalled: boolean): string {
