@@ -10,6 +10,18 @@ export interface OutboundMessage {
   msisdn: string;
   /** The whole text as sent (signature + body + opt-out suffix); the adapter splits it into parts. */
   text: string;
+  /**
+   * An MMS instead of a text: only an MMS adapter (MM7) sends it, and it refuses a message without
+   * one; SMS adapters never see it (a campaign's channel must match its gateway's protocol).
+   * `text` then holds the text parts joined, for logs and previews.
+   */
+  mms?: OutboundMms;
+}
+
+/** An MMS as sent: a subject and its slides in order, each a text (UTF-8) or an image. */
+export interface OutboundMms {
+  subject: string;
+  parts: ReadonlyArray<{ type: 'text'; text: string } | { type: 'image'; contentType: 'image/jpeg' | 'image/png' | 'image/gif'; content: Uint8Array }>;
 }
 
 export type SubmitOutcome =
