@@ -30,6 +30,7 @@ import { campaignRoutes } from './campaigns/campaign.routes.js';
 import { conversionRoutes } from './feedback/conversion.routes.js';
 import { reportRoutes } from './reports/report.routes.js';
 import { feedbackRoutes } from './feedback/feedback.routes.js';
+import { kannelRoutes } from './gateways/kannel/kannel.routes.js';
 
 export interface BuildAppOptions {
   /** Log requests (the server does; tests usually do not). */
@@ -100,5 +101,6 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(conversionRoutes, { container });
   await app.register(reportRoutes, { container });
   await app.register(feedbackRoutes, { container });
+  await app.register(kannelRoutes, { container });
   return app;
 }

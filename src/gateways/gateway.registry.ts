@@ -8,6 +8,7 @@ import { findGatewayConnection, type GatewayConnectionRow } from './gateway.repo
 import type { GatewayProtocol } from './gateway.schemas.js';
 import { CmppGateway, cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { SmppGateway, smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
+import { KannelGateway, kannelGatewayConfigSchema } from './kannel/kannel.gateway.js';
 
 export interface GatewayAdapterOptions {
   name: string;
@@ -26,6 +27,7 @@ export const GATEWAY_ADAPTERS: GatewayAdapterFactories = {
   // The protocol, not a stored setting, says which CMPP version is spoken.
   cmpp2: ({ name, settings, logger }) => new CmppGateway({ name, config: cmppGatewayConfigSchema.parse({ ...settings, version: 2 }), logger }),
   cmpp3: ({ name, settings, logger }) => new CmppGateway({ name, config: cmppGatewayConfigSchema.parse({ ...settings, version: 3 }), logger }),
+  kannel: ({ name, settings, logger }) => new KannelGateway({ name, config: kannelGatewayConfigSchema.parse(settings), logger }),
 };
 
 export interface GatewayRegistryOptions {
@@ -92,6 +94,14 @@ export class GatewayRegistry {
    */
   async get(name: string): Promise<Gateway> {
     return (await this.current(name)).handle;
+  }
+
+  /**
+   * The adapter itself rather than its handle, for the routes its peer calls back on (Kannel's
+   * dlr-url): what it emits there goes to the feedback sink like its other receipts. Throws like `get`.
+   */
+  async adapter(name: string): Promise<Gateway> {
+    return (await this.current(name)).adapter;
   }
 
   /** The gateway's configured rate (message parts per second, across all workers). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { GatewaysTable } from '../db/schema.js';
 import { cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
+import { kannelGatewayConfigSchema } from './kannel/kannel.gateway.js';
 
 export type GatewayProtocol = GatewaysTable['protocol'];
 
@@ -47,16 +48,25 @@ const cmppBody = <P extends 'cmpp2' | 'cmpp3'>(protocol: P) =>
       .describe("the ISMG's shared secret (共享密钥); required for a new gateway, left out of a change the stored one is kept"),
   });
 
+const { password: kannelPassword, ...kannelPublicSettings } = kannelGatewayConfigSchema.shape;
+
+const kannelBody = z.strictObject({
+  protocol: z.literal('kannel'),
+  ratePerSecond,
+  ...kannelPublicSettings,
+  password: kannelPassword.optional().describe("the sendsms-user's password; required for a new gateway, left out of a change the stored one is kept"),
+});
+
 // The protocols of DESIGN.md without an adapter yet: refused by name, so the client learns that
 // the protocol is known and coming rather than misspelt.
-const notSupportedYet = <P extends Exclude<GatewayProtocol, 'smpp' | 'cmpp2' | 'cmpp3'>>(protocol: P) =>
+const notSupportedYet = <P extends Exclude<GatewayProtocol, 'smpp' | 'cmpp2' | 'cmpp3' | 'kannel'>>(protocol: P) =>
   z.object({ protocol: z.literal(protocol).refine(() => false, 'not supported yet') });
 
 export const GATEWAY_PROTOCOLS = ['smpp', 'cmpp2', 'cmpp3', 'kannel', 'mm7'] as const satisfies readonly GatewayProtocol[];
 
 export const putGatewayBody = z.discriminatedUnion(
   'protocol',
-  [smppBody, cmppBody('cmpp2'), cmppBody('cmpp3'), notSupportedYet('kannel'), notSupportedYet('mm7')],
+  [smppBody, cmppBody('cmpp2'), cmppBody('cmpp3'), kannelBody, notSupportedYet('mm7')],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `must be one of ${GATEWAY_PROTOCOLS.join(', ')}` : undefined),
   },
@@ -83,12 +93,13 @@ const common = {
 // Built from the public settings only: even a view that carried the password would lose it here.
 const smppView = z.object({ protocol: z.literal('smpp'), ...common, ...smppPublicSettings });
 const cmppView = <P extends 'cmpp2' | 'cmpp3'>(protocol: P) => z.object({ protocol: z.literal(protocol), ...common, ...cmppPublicSettings });
+const kannelView = z.object({ protocol: z.literal('kannel'), ...common, ...kannelPublicSettings });
 
 // A row of a protocol this version has no adapter for (written by a newer version during a
 // rolling upgrade): listed, with its settings left out and its status down.
-const unsupportedView = z.object({ protocol: z.enum(['kannel', 'mm7']), ...common });
+const unsupportedView = z.object({ protocol: z.enum(['mm7']), ...common });
 
-export const gatewayView = z.discriminatedUnion('protocol', [smppView, cmppView('cmpp2'), cmppView('cmpp3'), unsupportedView]);
+export const gatewayView = z.discriminatedUnion('protocol', [smppView, cmppView('cmpp2'), cmppView('cmpp3'), kannelView, unsupportedView]);
 export type GatewayView = z.output<typeof gatewayView>;
 
 export const gatewaysAnswer = z.object({ gateways: z.array(gatewayView) });

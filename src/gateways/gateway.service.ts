@@ -19,6 +19,7 @@ import {
 import { REDACTED, SECRET_SETTINGS, type GatewayProtocol, type GatewayView, type PutGatewayBody } from './gateway.schemas.js';
 import { cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
+import { kannelGatewayConfigSchema } from './kannel/kannel.gateway.js';
 
 /** Running campaigns named in a 409 (all of them stop the delete). */
 const CAMPAIGNS_NAMED = 10;
@@ -153,6 +154,15 @@ export class GatewayService {
         const { password, ...settings } = parsed.data;
         return { protocol: 'smpp', ...common, ...settings, passwordSet: password !== '' };
       }
+      case 'kannel': {
+        const parsed = kannelGatewayConfigSchema.safeParse(row.settings);
+        if (!parsed.success) {
+          const paths = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
+          throw new AppError('INTERNAL', `Gateway "${row.name}" has stored kannel settings the adapter refuses (${paths})`);
+        }
+        const { password, ...settings } = parsed.data;
+        return { protocol: 'kannel', ...common, ...settings, passwordSet: password !== '' };
+      }
       case 'cmpp2':
       case 'cmpp3': {
         const parsed = cmppGatewayConfigSchema.safeParse({ ...row.settings, version: cmppVersion(row.protocol) });
@@ -163,7 +173,6 @@ export class GatewayService {
         const { sharedSecret, version: _version, ...settings } = parsed.data;
         return { protocol: row.protocol, ...common, ...settings, passwordSet: sharedSecret !== '' };
       }
-      case 'kannel':
       case 'mm7':
         return { protocol: row.protocol, ...common, passwordSet: typeof row.settings.password === 'string' && row.settings.password !== '' };
       default:
@@ -198,6 +207,16 @@ function settingsFromBody(
       }
       return { protocol, ratePerSecond, settings: { ...settings, password: secret } };
     }
+    case 'kannel': {
+      const { protocol, ratePerSecond, password, ...settings } = body;
+      const kept = before?.protocol === 'kannel' ? before.settings.password : undefined;
+      const secret = password ?? kept;
+      if (typeof secret !== 'string') {
+        const why = before ? `gateway "${name}" was ${before.protocol} and has no kannel password to keep` : 'required for a new gateway';
+        throw new AppError('VALIDATION', `Invalid body: password: ${why}`, [{ path: 'password', message: why }]);
+      }
+      return { protocol, ratePerSecond, settings: { ...settings, password: secret } };
+    }
     case 'cmpp2':
     case 'cmpp3': {
       const { protocol, ratePerSecond, sharedSecret, ...settings } = body;
@@ -209,7 +228,6 @@ function settingsFromBody(
       }
       return { protocol, ratePerSecond, settings: { ...settings, sharedSecret: secret } };
     }
-    case 'kannel':
     case 'mm7':
       // The body schema refuses these already; kept here so that adding an adapter is a compile error until handled.
       throw new AppError('VALIDATION', 'Invalid body: protocol: not supported yet', [{ path: 'protocol', message: 'not supported yet' }]);

@@ -11,6 +11,7 @@ export const ERRORS = {
   FILE_NOT_FOUND: { status: 404, title: 'File not found' },
   UNAUTHENTICATED: { status: 401, title: 'Authentication required' },
   FORBIDDEN: { status: 403, title: 'Your role may not do this' },
+  CALLBACK_REFUSED: { status: 403, title: 'The callback token does not match the gateway' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   CONFLICT: { status: 409, title: 'Conflict' },
   IN_USE: { status: 409, title: 'Still in use' },

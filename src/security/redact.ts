@@ -15,13 +15,17 @@ const SCRUBBED = new RegExp(
   'gi',
 );
 
+// Secrets that travel in query strings: the token of a callback URL (Kannel's dlr-url, which it
+// calls without a key) and a password a gateway's HTTP interface takes in its URL.
+const QUERY_SECRET = /([?&](?:token|password)=)[^&\s"]+/gi;
+
 /**
- * Masks phone-shaped numbers and API key secrets anywhere in a text. Applied to every log line as
- * the last step before it is written, so a number in a URL, an error message or a payload that
- * some code logs by mistake still never reaches the log whole.
+ * Masks phone-shaped numbers, API key secrets and query-string secrets anywhere in a text.
+ * Applied to every log line as the last step before it is written, so a number in a URL, an error
+ * message or a payload that some code logs by mistake still never reaches the log whole.
  */
 export function scrubSecrets(text: string): string {
-  return text.replace(SCRUBBED, (match, uuid: string | undefined, digits: string | undefined, keyPrefix: string | undefined) => {
+  return text.replace(QUERY_SECRET, '$1[redacted]').replace(SCRUBBED, (match, uuid: string | undefined, digits: string | undefined, keyPrefix: string | undefined) => {
     if (uuid) return match;
     if (digits) return maskMsisdn(digits.replace(/%[0-9A-Fa-f]{2}|\D/g, ''));
     return `qk_${keyPrefix}_[redacted]`;
