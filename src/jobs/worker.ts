@@ -43,6 +43,11 @@ export interface QueueWorkerOptions<Q extends QueueName> {
   handlers: JobHandlers<Q>;
   logger: Logger;
   concurrency?: number;
+  /**
+   * How soon the jobs of a worker that died are taken over: its lock lapses after `lockDuration`
+   * and a check every `stalledInterval` hands the job on (BullMQ's defaults: 30 s each).
+   */
+  stall?: { lockDuration: number; stalledInterval: number };
 }
 
 /**
@@ -74,7 +79,7 @@ export function createQueueWorker<Q extends QueueName>(options: QueueWorkerOptio
         throw new DelayedError();
       }
     },
-    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency ?? 1 },
+    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency ?? 1, ...options.stall },
   );
   worker.on('failed', (job, error) => logger.warn({ queue, jobId: job?.id, job: job?.name, err: error }, 'job failed'));
   worker.on('error', (error) => logger.error({ queue, err: error }, 'worker error'));

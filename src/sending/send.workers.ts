@@ -15,6 +15,8 @@ import { Reconciler } from './reconciler.js';
 import { SendDispatch } from './send.dispatch.js';
 import { SendThrottle } from './throttle.js';
 
+const SEND_JOB_STALL = { lockDuration: 10_000, stalledInterval: 5_000 };
+
 export interface SendWorkerDeps {
   config: Config;
   logger: Logger;
@@ -67,6 +69,9 @@ export async function startSendWorkers(deps: SendWorkerDeps): Promise<SendWorker
     handlers: sendHandlers({ db, sender, dispatch }),
     logger,
     concurrency: config.SEND_CONCURRENCY,
+    // A send job may run twice (claims are guarded by status), so a dead worker's batches are
+    // taken over within ~15 s instead of BullMQ's minute, during which its campaign stalls.
+    stall: SEND_JOB_STALL,
   });
   await worker.waitUntilReady();
   const reconciler = new Reconciler({ db, dispatch, logger, sendingTimeoutSeconds: config.SENDING_TIMEOUT_SECONDS, ...(deps.now ? { now: deps.now } : {}) });
