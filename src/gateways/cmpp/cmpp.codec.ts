@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import {
   COMMANDS,
   HEADER_LENGTH,
@@ -310,4 +311,16 @@ export class CmppFrameReader {
   get buffered(): number {
     return this.pending.length;
   }
+}
+
+/**
+ * Writes a PDU, coalescing every PDU written in the same tick into one socket write: with the
+ * window full, answers arrive in bursts and each would otherwise cost a syscall and a packet.
+ */
+export function writeCoalesced(socket: Socket, frame: Buffer): void {
+  if (socket.writableCorked === 0) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
+  socket.write(frame);
 }

@@ -5,7 +5,7 @@ import { assertNever } from '../../util/assert-never.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
 import { MAX_PARTS } from '../sms-encoding.js';
 import { cmppTimestamp, connectAuthenticator, ismgAuthenticator } from './cmpp.auth.js';
-import { bodyOf, CmppFrameReader, decodePdu, decodeReport, encodePdu } from './cmpp.codec.js';
+import { bodyOf, CmppFrameReader, decodePdu, decodeReport, encodePdu, writeCoalesced } from './cmpp.codec.js';
 import { contentParts, decodeContent, type ContentPart } from './cmpp.content.js';
 import { versionOctet, type CmppPdu, type CmppPduOf, type CmppVersion, type DeliverBody } from './cmpp.pdus.js';
 import { messageIdString, receiptFromReport } from './cmpp.receipt.js';
@@ -275,7 +275,7 @@ export class CmppGateway implements Gateway {
         clearTimeout(timer);
         resolve(response ?? 'lost');
       });
-      connection.socket.write(encodePdu({ ...pdu, sequenceId } as CmppPdu, connection.version));
+      writeCoalesced(connection.socket, encodePdu({ ...pdu, sequenceId } as CmppPdu, connection.version));
     });
   }
 
@@ -466,7 +466,7 @@ export class CmppGateway implements Gateway {
   }
 
   private reply(connection: Connection, pdu: CmppPdu): void {
-    if (!connection.socket.destroyed) connection.socket.write(encodePdu(pdu, connection.version));
+    if (!connection.socket.destroyed) writeCoalesced(connection.socket, encodePdu(pdu, connection.version));
   }
 
   private onDeliver(connection: Connection, pdu: CmppPduOf<'DELIVER'>): void {

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { connectAuthenticator, ismgAuthenticator } from '../cmpp/cmpp.auth.js';
-import { bodyOf, CmppFrameReader, decodePdu, encodePdu, encodeReport } from '../cmpp/cmpp.codec.js';
+import { bodyOf, CmppFrameReader, decodePdu, encodePdu, encodeReport, writeCoalesced } from '../cmpp/cmpp.codec.js';
 import { contentParts, decodeContent } from '../cmpp/cmpp.content.js';
 import { versionOctet, type CmppPdu, type CmppPduOf, type CmppVersion, type ReportBody } from '../cmpp/cmpp.pdus.js';
 import { composeMessageId } from '../cmpp/cmpp.receipt.js';
@@ -289,7 +289,7 @@ export class IsmgSimulator {
 
   private send(session: IsmgSession, pdu: CmppPdu): boolean {
     if (session.socket.destroyed || !session.socket.writable) return false;
-    session.socket.write(encodePdu(pdu, session.version));
+    writeCoalesced(session.socket, encodePdu(pdu, session.version));
     return true;
   }
 
