@@ -9,7 +9,7 @@ export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.apiKey', '*.key_hash', '*.secret'],
+      paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.sharedSecret', '*.apiKey', '*.key_hash', '*.secret'],
       censor: '[redacted]',
     },
     // The net under the rules above: whatever a line still carries that looks like a phone number
