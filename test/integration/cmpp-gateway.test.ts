@@ -190,6 +190,22 @@ describe.each([2, 3] as const)('CmppGateway %i.0 against the ISMG simulator', (v
     for (let n = 0; n < 40; n += 1) expect(simulator.submitsFor(msisdn(n))).toBe(1);
   });
 
+  it('survives the ISMG restarting on the same port: reconnects, and nothing is sent twice', async () => {
+    const { simulator, port } = await startSimulator();
+    const gateway = openGateway(port, version);
+    const first = await gateway.submit(Array.from({ length: 10 }, (_, n) => message(n)));
+    expect(first.every((outcome) => outcome.kind === 'accepted')).toBe(true);
+
+    await simulator.stop();
+    await waitFor(() => gateway.status().status !== 'connected');
+    const { simulator: restarted } = await startSimulator({ port });
+    const second = await gateway.submit(Array.from({ length: 10 }, (_, n) => message(n + 10)));
+    expect(second.every((outcome) => outcome.kind === 'accepted')).toBe(true);
+    for (let n = 0; n < 10; n += 1) expect(restarted.submitsFor(msisdn(n))).toBe(0);
+    for (let n = 10; n < 20; n += 1) expect(restarted.submitsFor(msisdn(n))).toBe(1);
+    expect(simulator.totalSubmits + restarted.totalSubmits).toBe(20);
+  });
+
   it('reconnects after the ISMG terminates the connection', async () => {
     const { simulator, port } = await startSimulator();
     const gateway = openGateway(port, version);
