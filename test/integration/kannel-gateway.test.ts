@@ -13,8 +13,8 @@ import { kannelInstalled, startKannel, type RunningKannel } from '../helpers/kan
 
 // The real Kannel (Debian package `kannel`, installed by .ci/run): bearerbox + smsbox on loopback,
 // bearerbox's SMPP client bound to our simulator, so that what Kannel does on the SMPP side (and
-// what it reports back) is observed, not assumed. Skipped only when bearerbox is not installed,
-// and then only outside CI: .ci/run sets REQUIRE_KANNEL=1.
+// what it reports back) is observed, not assumed. Skipped only when bearerbox is not installed
+// (.ci/run installs it), with the reason in the suite's name; REQUIRE_KANNEL=1 makes that an error.
 const INSTALLED = kannelInstalled();
 if (!INSTALLED && process.env.REQUIRE_KANNEL === '1') throw new Error('REQUIRE_KANNEL=1 but bearerbox/smsbox are not installed (apt-get install kannel)');
 const SUITE = INSTALLED
