@@ -39,12 +39,13 @@ import { sizeLabel, type BenchCase, type BenchContext, type BenchSuite } from '.
  * - the same through the SMPP simulator (its own process, real PDUs on loopback);
  * - throttle accuracy: two `src/worker.ts` processes sharing a 500/s gateway rate.
  *
- * Marketing class, so every message pays the five-list suppression probe and the daily cap
+ * Marketing class by default, so every message pays the five-list suppression probe and the daily cap
  * upsert; the bench database's `frequency_caps` are emptied before every run so the cap of one
  * per day never refuses. Its jobs live under their own queue prefix, obliterated between runs;
  * ledger partitions, message parts and contact history of its campaigns are dropped after each.
  *
- * Knobs: BENCH_SEND_CASES (launch,dispatch,ceiling,per-message,smpp,throttle; default all),
+ * Knobs: BENCH_SEND_CLASS (marketing, the default, or notification: blacklist only, no cap),
+ * BENCH_SEND_CASES (launch,dispatch,ceiling,per-message,smpp,throttle; default all),
  * BENCH_SEND_CHUNK (statements' chunk, default 500), BENCH_SEND_BATCH (recipients per job, 1000),
  * BENCH_SEND_CONCURRENCY (jobs at once per worker, 4), BENCH_SEND_BASELINE_MESSAGES (50000),
  * BENCH_SEND_BASELINE_CONCURRENCY (16), BENCH_SEND_SMPP_MESSAGES (100000), BENCH_SEND_SMPP_WINDOW
@@ -77,6 +78,8 @@ const SMPP_MESSAGES = knob('BENCH_SEND_SMPP_MESSAGES', 100_000);
 const SMPP_WINDOW = knob('BENCH_SEND_SMPP_WINDOW', 500);
 const THROTTLE_SECONDS = knob('BENCH_SEND_THROTTLE_SECONDS', 30);
 const LAUNCH_RUNS = knob('BENCH_SEND_LAUNCH_RUNS', 3);
+const CLASS = (process.env.BENCH_SEND_CLASS ?? 'marketing') as 'marketing' | 'notification';
+if (CLASS !== 'marketing' && CLASS !== 'notification') throw new Error(`BENCH_SEND_CLASS must be marketing or notification, got ${String(CLASS)}`);
 const CASES = new Set((process.env.BENCH_SEND_CASES ?? 'launch,dispatch,ceiling,per-message,smpp,throttle').split(',').map((s) => s.trim()));
 
 /** Takes every message, one gateway id each (ids never repeat, so message_parts inserts them all). */
@@ -239,7 +242,7 @@ async function draft(p: Prepared, options: { gateway: string; batchSize: number;
       name: `bench send ${randomUUID().slice(0, 8)}`,
       category: 'bench',
       productId: null,
-      class: 'marketing',
+      class: CLASS,
       segmentId: p.segmentId,
       exclusionPolicy: POLICY,
       channel: 'sms',
@@ -273,7 +276,7 @@ async function launched(p: Prepared, options: { gateway: string; batchSize: numb
 
 /** Runs send workers until the campaign's queued rows are all gone; returns rows that left `queued`. */
 async function drain(p: Prepared, id: string, gateways: GatewaySource, config: Config, expected: number): Promise<number> {
-  const workers = await startSendWorkers({ config, logger: p.container.logger, db: p.container.db, queues: p.queues, gateways });
+  const workers = await startSendWorkers({ config, logger: p.container.logger, db: p.container.db, queues: p.queues, gateways, lists: p.container.lists });
   const queue = p.queues.get('send');
   try {
     for (;;) {
@@ -301,9 +304,9 @@ function cases(ctx: BenchContext): BenchCase[] {
   let rows = 0;
   const launchOp = `launch ${label} recipients: CampaignService.launch (DuckDB → CSV → COPY FREEZE, status, ${BATCH}-recipient jobs)`;
   const copyOp = `raw COPY FREEZE of the same ledger rows into a new table`;
-  const dispatchOp = `dispatch ${label} to an accept-all gateway, throttle off (batch ${BATCH}, chunk ${CHUNK}, concurrency ${CONCURRENCY})`;
+  const dispatchOp = `dispatch ${label} ${CLASS} to an accept-all gateway, throttle off (batch ${BATCH}, chunk ${CHUNK}, concurrency ${CONCURRENCY})`;
   const ceilingOp = `ledger ceiling: claim + record statements alone (chunk ${CHUNK}, ${CONCURRENCY} at once)`;
-  const perMessageOp = `one BullMQ job per message, same BatchSender work (${BASELINE_MESSAGES / 1000}k msgs, concurrency ${BASELINE_CONCURRENCY})`;
+  const perMessageOp = `one BullMQ job per message, same BatchSender work (${CLASS}, ${BASELINE_MESSAGES / 1000}k msgs, concurrency ${BASELINE_CONCURRENCY})`;
   const smppOp = `dispatch ${SMPP_MESSAGES / 1000}k through the SMPP simulator on loopback (window ${SMPP_WINDOW}, batch ${BATCH}, chunk ${CHUNK})`;
   const throttleOp = `throttle ${THROTTLE_RATE}/s across 2 worker processes, ${THROTTLE_SECONDS} s window (rows/s = measured rate)`;
 
@@ -406,17 +409,24 @@ function cases(ctx: BenchContext): BenchCase[] {
         const id = current!;
         let next = 0;
         let done = 0;
+        let claimedRows = 0;
         const lane = async () => {
           for (;;) {
             const from = next;
             next += CHUNK;
             if (from >= rows) return;
             const claimed = await claimRange(p.container.db, id, from, from + CHUNK);
-            done += await recordOutcomes(p.container.db, id, claimed.map((m) => ({ seq: m.seq, status: 'submitted' as const, parts: 1 })));
+            claimedRows += claimed.length;
+            // Not `done += await …`: that reads `done` before the await and loses the other lanes' counts.
+            const recorded = await recordOutcomes(p.container.db, id, claimed.map((m) => ({ seq: m.seq, status: 'submitted' as const, parts: 1 })));
+            done += recorded;
           }
         };
         await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-        if (done !== rows) throw new Error(`recorded ${done} of ${rows}`);
+        if (done !== rows) {
+          const scan = await scanLedger(p.container.db, id);
+          throw new Error(`claimed ${claimedRows}, recorded ${done} of ${rows}; ledger ${JSON.stringify(scan.counts)}`);
+        }
         return done;
       },
     });
