@@ -27,6 +27,7 @@ import { policyRoutes } from './exclusions/policy.routes.js';
 import { targetingRoutes } from './exclusions/targeting.routes.js';
 import { gatewayRoutes } from './gateways/gateway.routes.js';
 import { campaignRoutes } from './campaigns/campaign.routes.js';
+import { mm7Routes } from './gateways/mm7/mm7.routes.js';
 import { conversionRoutes } from './feedback/conversion.routes.js';
 import { reportRoutes } from './reports/report.routes.js';
 import { feedbackRoutes } from './feedback/feedback.routes.js';
@@ -98,6 +99,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(targetingRoutes, { container });
   await app.register(gatewayRoutes, { container });
   await app.register(campaignRoutes, { container });
+  await app.register(mm7Routes, { container });
   await app.register(conversionRoutes, { container });
   await app.register(reportRoutes, { container });
   await app.register(feedbackRoutes, { container });

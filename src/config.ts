@@ -93,6 +93,8 @@ export const configSchema = z.object({
   SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** Rows left `sending` this long (a crashed worker) become `unknown`; never resent. */
   SENDING_TIMEOUT_SECONDS: z.coerce.number().int().min(5).default(300),
+  /** An MMS campaign's content at most (subject, text parts as UTF-8, images decoded), checked when it is saved; 128 KB, the common MMSC limit. */
+  MMS_MAX_BYTES: bytes.default(128 * 1024),
   /** Consecutive connection failures of a gateway that pause the campaigns sending through it. */
   GATEWAY_FAILURES_TO_PAUSE: z.coerce.number().int().min(1).default(5),
   /** How often each worker process reconciles running campaigns with the ledger. */

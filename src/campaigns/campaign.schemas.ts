@@ -10,6 +10,36 @@ export const smsMessageSchema = z
   })
   .strict();
 
+export const MMS_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/gif'] as const;
+export type MmsImageType = (typeof MMS_IMAGE_TYPES)[number];
+
+/** An MMS campaign's message: a subject and slides, text (placeholders as in SMS) or inline base64 images. */
+export const mmsMessageSchema = z
+  .object({
+    subject: z.string().trim().min(1).max(40).describe('the MMS subject, as written (no placeholders)'),
+    parts: z
+      .array(
+        z.discriminatedUnion('type', [
+          z.object({ type: z.literal('text'), text: z.string().max(5000).describe('placeholders such as {name} are rendered per recipient') }).strict(),
+          z
+            .object({
+              type: z.literal('image'),
+              contentType: z.enum(MMS_IMAGE_TYPES),
+              base64: z.base64().describe('the image bytes, base64-encoded'),
+            })
+            .strict(),
+        ]),
+      )
+      .min(1)
+      .max(20)
+      .describe('one slide each, in order; the total size is at most MMS_MAX_BYTES (default 128 KB)'),
+  })
+  .strict();
+export type MmsMessage = z.infer<typeof mmsMessageSchema>;
+
+/** SMS `{text, signature?, optOutSuffix?}` for channel sms, MMS `{subject, parts}` for channel mms. */
+export const campaignMessageSchema = z.union([smsMessageSchema, mmsMessageSchema]);
+
 export const scheduleSchema = z
   .object({
     window: z.object({ from: clock, to: clock }).strict().optional().describe('narrows SEND_WINDOW; never widens it'),
@@ -28,7 +58,7 @@ const campaignFields = {
   segmentId: z.uuid(),
   exclusionPolicy: z.string().min(1).max(100),
   channel: z.enum(['sms', 'mms']),
-  message: smsMessageSchema,
+  message: campaignMessageSchema,
   schedule: scheduleSchema,
   throttle: throttleSchema,
   controlGroupPercent: z.number().min(0).max(50),
@@ -80,7 +110,7 @@ export const campaignView = z.object({
   segmentId: z.string(),
   exclusionPolicy: z.string(),
   channel: z.enum(['sms', 'mms']),
-  message: smsMessageSchema,
+  message: campaignMessageSchema,
   schedule: scheduleSchema,
   throttle: throttleSchema,
   controlGroupPercent: z.number(),

@@ -5,6 +5,8 @@ import type { CampaignStatus } from '../db/schema.js';
 import type { TargetingRunView, Explanation } from '../exclusions/targeting.service.js';
 import type { FunnelEntry } from '../exclusions/funnel.js';
 import type { Gateway, SubmitOutcome } from '../gateways/gateway.js';
+import { findGatewayConnection } from '../gateways/gateway.repository.js';
+import { encodeSms } from '../gateways/sms-encoding.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import { recordAudit } from '../security/audit.js';
 import { msisdnFor } from '../security/mask.js';
@@ -27,12 +29,13 @@ import {
 } from './campaign.repository.js';
 import type { CampaignView, CreateCampaignInput, Progress, UpdateCampaignInput } from './campaign.schemas.js';
 import { DELETABLE_STATES, LAUNCHED_STATES, illegalTransition, type CampaignAction } from './campaign.state.js';
-import { checkSmsMessage, composeSms, placeholdersOf, type SmsMessage } from './message.js';
+import { checkSmsMessage, composeSms, type SmsMessage } from './message.js';
+import { checkMmsMessage, composeMms, decodeMmsImages, isMmsMessage, messagePlaceholders, type MmsMessage } from './mms.message.js';
 
 export interface CampaignServiceDeps {
   db: Db;
   catalog: Catalog;
-  config: Pick<Config, 'SEND_WINDOW' | 'SEND_TIMEZONE' | 'CAMPAIGN_APPROVAL' | 'SEND_BATCH_SIZE' | 'MSISDN_PATTERN'>;
+  config: Pick<Config, 'SEND_WINDOW' | 'SEND_TIMEZONE' | 'CAMPAIGN_APPROVAL' | 'SEND_BATCH_SIZE' | 'MSISDN_PATTERN' | 'MMS_MAX_BYTES'>;
   segments: { get(id: string, actor: Actor): Promise<{ status: 'building' | 'ready' | 'failed' }> };
   policies: { get(name: string): Promise<unknown> };
   targeting: {
@@ -198,10 +201,10 @@ export class CampaignService {
     const sendAt = at ? new Date(at) : now;
     const scheduled = sendAt.getTime() > now.getTime();
     const action: CampaignAction = scheduled ? 'schedule' : 'launch';
-    const message = row.message as unknown as SmsMessage;
+    const message = row.message as unknown as SmsMessage | MmsMessage;
     try {
       await this.deps.freezer.freeze(
-        { campaignId: id, runId: row.targeting_run_id, columns: placeholdersOf(message.text) },
+        { campaignId: id, runId: row.targeting_run_id, columns: messagePlaceholders(message) },
         async (trx, frozen) => {
           // A gateway DELETE locks its row and refuses while a running campaign uses it; holding the
           // row shared until this launch commits closes the gap between the two.
@@ -272,10 +275,16 @@ export class CampaignService {
   /** The message as sample customers would read it. */
   async render(id: string, customerIds: number[] | undefined): Promise<Array<{ customerId: number } & ReturnType<typeof composeSms>>> {
     const row = await this.require(id);
-    const message = row.message as unknown as SmsMessage;
-    const samples = await this.deps.profiles.sample(row.segment_id, placeholdersOf(message.text), customerIds);
+    const message = row.message as unknown as SmsMessage | MmsMessage;
+    const samples = await this.deps.profiles.sample(row.segment_id, messagePlaceholders(message), customerIds);
     if (customerIds && samples.length === 0) throw new AppError('NOT_FOUND', 'None of customerIds is a customer', [{ path: 'customerIds', message: 'unknown customers' }]);
-    return samples.map((s) => ({ customerId: s.customerId, ...composeSms(message, s.vars) }));
+    if (!isMmsMessage(message)) return samples.map((s) => ({ customerId: s.customerId, ...composeSms(message, s.vars) }));
+    // An MMS previews its text parts joined; it is one message (parts 1), and `encoding` is only how that text would go as SMS.
+    const images = decodeMmsImages(message);
+    return samples.map((s) => {
+      const { text } = composeMms(message, s.vars, images);
+      return { customerId: s.customerId, text, encoding: encodeSms(text).encoding, parts: 1, chars: [...text].length };
+    });
   }
 
   /** Sends the message (rendered for the segment's first member) to internal numbers: not in the ledger, not in contact history. */
@@ -289,11 +298,12 @@ export class CampaignService {
       return n ?? '';
     });
     if (problems.length > 0) throw new AppError('VALIDATION', 'Some test numbers are not phone numbers', problems);
-    const message = row.message as unknown as SmsMessage;
-    const [sample] = await this.deps.profiles.sample(row.segment_id, placeholdersOf(message.text), undefined, 1).catch(() => []);
-    const text = composeSms(message, sample?.vars ?? {}).text;
+    const message = row.message as unknown as SmsMessage | MmsMessage;
+    const [sample] = await this.deps.profiles.sample(row.segment_id, messagePlaceholders(message), undefined, 1).catch(() => []);
+    const vars = sample?.vars ?? {};
+    const content = isMmsMessage(message) ? composeMms(message, vars, decodeMmsImages(message)) : { text: composeSms(message, vars).text };
     const gateway = await this.deps.gateways.get(row.gateway);
-    const outcomes = await gateway.submit(numbers.map((msisdn, i) => ({ ref: String(i), msisdn, text })));
+    const outcomes = await gateway.submit(numbers.map((msisdn, i) => ({ ref: String(i), msisdn, ...content })));
     await recordAudit(this.deps.db, actor, {
       action: 'campaign.test',
       targetType: 'campaign',
@@ -346,10 +356,15 @@ export class CampaignService {
   /** Everything wrong with a campaign definition, together, each with its JSON path. */
   private async check(input: CreateCampaignInput): Promise<void> {
     const problems: FieldProblem[] = [];
-    if (input.channel === 'mms') problems.push({ path: 'channel', message: 'MMS campaigns need an MM7 gateway, which this installation does not have yet' });
-    problems.push(...checkSmsMessage(input.message, this.deps.catalog));
+    if (input.channel === 'mms' && !isMmsMessage(input.message)) problems.push({ path: 'message', message: 'an MMS campaign carries {subject, parts}' });
+    else if (input.channel === 'sms' && isMmsMessage(input.message)) problems.push({ path: 'message', message: '{subject, parts} is an MMS: set channel to mms' });
+    else if (isMmsMessage(input.message)) problems.push(...checkMmsMessage(input.message, this.deps.catalog, this.deps.config.MMS_MAX_BYTES));
+    else problems.push(...checkSmsMessage(input.message, this.deps.catalog));
     if (input.schedule.window) problems.push(...checkCampaignWindow(parseSendWindow(this.deps.config.SEND_WINDOW), input.schedule.window));
-    if (!(await gatewayExists(this.deps.db, input.gateway))) problems.push({ path: 'gateway', message: `no gateway named ${input.gateway}` });
+    const gateway = await findGatewayConnection(this.deps.db, input.gateway);
+    if (!gateway) problems.push({ path: 'gateway', message: `no gateway named ${input.gateway}` });
+    else if (input.channel === 'mms' && gateway.protocol !== 'mm7') problems.push({ path: 'gateway', message: `${input.gateway} is an ${gateway.protocol} gateway; MMS needs an mm7 one` });
+    else if (input.channel === 'sms' && gateway.protocol === 'mm7') problems.push({ path: 'gateway', message: `${input.gateway} is an mm7 (MMS) gateway; SMS needs an smpp, cmpp2, cmpp3 or kannel one` });
     try {
       await this.deps.policies.get(input.exclusionPolicy);
     } catch {

@@ -9,6 +9,7 @@ import type { GatewayProtocol } from './gateway.schemas.js';
 import { CmppGateway, cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { SmppGateway, smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
 import { KannelGateway, kannelGatewayConfigSchema } from './kannel/kannel.gateway.js';
+import { Mm7Gateway, mm7GatewayConfigSchema } from './mm7/mm7.gateway.js';
 
 export interface GatewayAdapterOptions {
   name: string;
@@ -28,6 +29,7 @@ export const GATEWAY_ADAPTERS: GatewayAdapterFactories = {
   cmpp2: ({ name, settings, logger }) => new CmppGateway({ name, config: cmppGatewayConfigSchema.parse({ ...settings, version: 2 }), logger }),
   cmpp3: ({ name, settings, logger }) => new CmppGateway({ name, config: cmppGatewayConfigSchema.parse({ ...settings, version: 3 }), logger }),
   kannel: ({ name, settings, logger }) => new KannelGateway({ name, config: kannelGatewayConfigSchema.parse(settings), logger }),
+  mm7: ({ name, settings, logger }) => new Mm7Gateway({ name, config: mm7GatewayConfigSchema.parse(settings), logger }),
 };
 
 export interface GatewayRegistryOptions {

@@ -3,6 +3,7 @@ import type { GatewaysTable } from '../db/schema.js';
 import { cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
 import { kannelGatewayConfigSchema } from './kannel/kannel.gateway.js';
+import { mm7GatewayConfigSchema } from './mm7/mm7.gateway.js';
 
 export type GatewayProtocol = GatewaysTable['protocol'];
 
@@ -16,7 +17,7 @@ export const gatewayParams = z.object({ name: gatewayName });
  * Settings keys that hold a secret, in any protocol: stored, handed to the adapter, and otherwise
  * never shown (answers say `passwordSet`, audit rows say `[redacted]`).
  */
-export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['password', 'sharedSecret']);
+export const SECRET_SETTINGS: ReadonlySet<string> = new Set(['password', 'sharedSecret', 'callbackToken']);
 export const REDACTED = '[redacted]';
 
 const ratePerSecond = z
@@ -57,16 +58,23 @@ const kannelBody = z.strictObject({
   password: kannelPassword.optional().describe("the sendsms-user's password; required for a new gateway, left out of a change the stored one is kept"),
 });
 
-// The protocols of DESIGN.md without an adapter yet: refused by name, so the client learns that
-// the protocol is known and coming rather than misspelt.
-const notSupportedYet = <P extends Exclude<GatewayProtocol, 'smpp' | 'cmpp2' | 'cmpp3' | 'kannel'>>(protocol: P) =>
-  z.object({ protocol: z.literal(protocol).refine(() => false, 'not supported yet') });
+const { password: mm7Password, callbackToken: mm7CallbackToken, ...mm7PublicSettings } = mm7GatewayConfigSchema.shape;
+
+const mm7Body = z.strictObject({
+  protocol: z.literal('mm7'),
+  ratePerSecond,
+  ...mm7PublicSettings,
+  password: mm7Password.optional().describe("the MMSC's password for us (with username); required for a new gateway, left out of a change the stored one is kept"),
+  callbackToken: mm7CallbackToken
+    .optional()
+    .describe('what the MMSC presents on POST /v1/feedback/mm7 (basic-auth password or bearer token); required for a new gateway, kept when left out'),
+});
 
 export const GATEWAY_PROTOCOLS = ['smpp', 'cmpp2', 'cmpp3', 'kannel', 'mm7'] as const satisfies readonly GatewayProtocol[];
 
 export const putGatewayBody = z.discriminatedUnion(
   'protocol',
-  [smppBody, cmppBody('cmpp2'), cmppBody('cmpp3'), kannelBody, notSupportedYet('mm7')],
+  [smppBody, cmppBody('cmpp2'), cmppBody('cmpp3'), kannelBody, mm7Body],
   {
     error: (issue) => (issue.code === 'invalid_union' ? `must be one of ${GATEWAY_PROTOCOLS.join(', ')}` : undefined),
   },
@@ -94,12 +102,14 @@ const common = {
 const smppView = z.object({ protocol: z.literal('smpp'), ...common, ...smppPublicSettings });
 const cmppView = <P extends 'cmpp2' | 'cmpp3'>(protocol: P) => z.object({ protocol: z.literal(protocol), ...common, ...cmppPublicSettings });
 const kannelView = z.object({ protocol: z.literal('kannel'), ...common, ...kannelPublicSettings });
+const mm7View = z.object({
+  protocol: z.literal('mm7'),
+  ...common,
+  ...mm7PublicSettings,
+  callbackTokenSet: z.boolean().describe('a callback token is stored; it is never shown'),
+});
 
-// A row of a protocol this version has no adapter for (written by a newer version during a
-// rolling upgrade): listed, with its settings left out and its status down.
-const unsupportedView = z.object({ protocol: z.enum(['mm7']), ...common });
-
-export const gatewayView = z.discriminatedUnion('protocol', [smppView, cmppView('cmpp2'), cmppView('cmpp3'), kannelView, unsupportedView]);
+export const gatewayView = z.discriminatedUnion('protocol', [smppView, cmppView('cmpp2'), cmppView('cmpp3'), kannelView, mm7View]);
 export type GatewayView = z.output<typeof gatewayView>;
 
 export const gatewaysAnswer = z.object({ gateways: z.array(gatewayView) });

@@ -19,6 +19,7 @@ import {
 import { REDACTED, SECRET_SETTINGS, type GatewayProtocol, type GatewayView, type PutGatewayBody } from './gateway.schemas.js';
 import { cmppGatewayConfigSchema } from './cmpp/cmpp.gateway.js';
 import { smppGatewayConfigSchema } from './smpp/smpp.gateway.js';
+import { mm7GatewayConfigSchema } from './mm7/mm7.gateway.js';
 import { kannelGatewayConfigSchema } from './kannel/kannel.gateway.js';
 
 /** Running campaigns named in a 409 (all of them stop the delete). */
@@ -173,8 +174,15 @@ export class GatewayService {
         const { sharedSecret, version: _version, ...settings } = parsed.data;
         return { protocol: row.protocol, ...common, ...settings, passwordSet: sharedSecret !== '' };
       }
-      case 'mm7':
-        return { protocol: row.protocol, ...common, passwordSet: typeof row.settings.password === 'string' && row.settings.password !== '' };
+      case 'mm7': {
+        const parsed = mm7GatewayConfigSchema.safeParse(row.settings);
+        if (!parsed.success) {
+          const paths = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
+          throw new AppError('INTERNAL', `Gateway "${row.name}" has stored mm7 settings the adapter refuses (${paths})`);
+        }
+        const { password, callbackToken, ...settings } = parsed.data;
+        return { protocol: 'mm7', ...common, ...settings, passwordSet: password !== '', callbackTokenSet: callbackToken !== '' };
+      }
       default:
         return assertNever(row.protocol);
     }
@@ -228,9 +236,17 @@ function settingsFromBody(
       }
       return { protocol, ratePerSecond, settings: { ...settings, sharedSecret: secret } };
     }
-    case 'mm7':
-      // The body schema refuses these already; kept here so that adding an adapter is a compile error until handled.
-      throw new AppError('VALIDATION', 'Invalid body: protocol: not supported yet', [{ path: 'protocol', message: 'not supported yet' }]);
+    case 'mm7': {
+      const { protocol, ratePerSecond, password, callbackToken, ...settings } = body;
+      const kept: Record<string, unknown> = before?.protocol === 'mm7' ? before.settings : {};
+      const secrets = { password: password ?? kept.password, callbackToken: callbackToken ?? kept.callbackToken };
+      for (const [key, secret] of Object.entries(secrets)) {
+        if (typeof secret === 'string') continue;
+        const why = before ? `gateway "${name}" was ${before.protocol} and has no mm7 ${key} to keep` : 'required for a new gateway';
+        throw new AppError('VALIDATION', `Invalid body: ${key}: ${why}`, [{ path: key, message: why }]);
+      }
+      return { protocol, ratePerSecond, settings: { ...settings, ...secrets } };
+    }
     default:
       return assertNever(body);
   }

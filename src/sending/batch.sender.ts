@@ -4,6 +4,7 @@ import type { Db } from '../db/kysely.js';
 import type { CampaignStatus } from '../db/schema.js';
 import { applyTransition, findCampaign, type CampaignRow } from '../campaigns/campaign.repository.js';
 import { composeSms, type SmsMessage } from '../campaigns/message.js';
+import { composeMms, decodeMmsImages, isMmsMessage, type MmsMessage } from '../campaigns/mms.message.js';
 import { insertContacts } from '../exclusions/contact-history.repository.js';
 import type { Gateway, OutboundMessage } from '../gateways/gateway.js';
 import { MAX_PARTS } from '../gateways/sms-encoding.js';
@@ -146,10 +147,17 @@ export class BatchSender {
       });
     }
 
-    const message = campaign.message as unknown as SmsMessage;
+    const message = campaign.message as unknown as SmsMessage | MmsMessage;
+    const images = isMmsMessage(message) ? decodeMmsImages(message) : new Map<number, Buffer>();
     const releases: string[] = [];
     const outbound: Array<OutboundMessage & { seq: number; customerId: number; parts: number }> = [];
     for (const m of candidates) {
+      if (isMmsMessage(message)) {
+        // One message whatever its length: its size was checked when the campaign was saved.
+        const { mms, text } = composeMms(message, m.vars ?? {}, images);
+        outbound.push({ ref: String(m.seq), msisdn: m.msisdn, text, mms, seq: m.seq, customerId: m.customerId, parts: 1 });
+        continue;
+      }
       const sms = composeSms(message, m.vars ?? {});
       if (sms.parts > MAX_PARTS) {
         outcomes.push({ seq: m.seq, status: 'failed', parts: sms.parts, errorCode: 'TOO_LONG' });

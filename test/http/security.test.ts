@@ -56,8 +56,9 @@ describe('authentication and roles on every route', () => {
       expect(['public', 'analyst', 'operator', 'scheduler', 'admin'], `${route.method} ${route.url}`).toContain(route.access);
     }
     const publicRoutes = table.filter((r) => r.access === 'public').map((r) => r.url);
-    // Kannel calls its callbacks without a key; the URL's token guards them (test/integration/kannel-gateway.test.ts).
-    for (const url of publicRoutes) expect(url, 'a public route').toMatch(/^(\/health|\/ready|\/docs(\/.*)?|\/v1\/feedback\/kannel(\/mo)?)$/);
+    // Kannel and MM7 MMSCs call their callbacks without a key; a per-gateway token guards them
+    // (test/integration/kannel-gateway.test.ts, test/integration/mms-campaign.test.ts).
+    for (const url of publicRoutes) expect(url, 'a public route').toMatch(/^(\/health|\/ready|\/docs(\/.*)?|\/v1\/feedback\/kannel(\/mo)?|\/v1\/feedback\/mm7)$/);
     for (const route of table.filter((r) => r.url.startsWith('/v1/keys') || r.url.startsWith('/v1/audit') || r.url.startsWith('/admin/queues'))) {
       expect(route.access, `${route.method} ${route.url}`).toBe('admin');
     }
