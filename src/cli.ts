@@ -46,6 +46,15 @@ async function runWarehouseCommand(command: Extract<CliCommand, { needs: 'wareho
     console.error(`(through the running API at ${api.baseUrl}, which owns the warehouse)`);
     return command.runViaApi(args, api);
   }
+  if (command.runOnCore && command.runsOnCore?.(args)) {
+    console.error(`(no API answers at ${apiBaseUrl(config)}: working on Postgres directly)`);
+    const core = await createCoreContainer(config, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+    try {
+      return await command.runOnCore(args, core);
+    } finally {
+      await core.close();
+    }
+  }
   console.error(`(no API answers at ${apiBaseUrl(config)}: opening the warehouse ${config.DUCKDB_PATH} directly)`);
   const container = await createContainer(config, createLogger(process.env.LOG_LEVEL ?? 'warn'));
   try {

@@ -64,6 +64,11 @@ export interface CoreContainer {
   schedules: JobSchedules;
   lists: ListService;
   policies: PolicyService;
+  /**
+   * 营销案 as far as Postgres serves: reading, pausing, resuming, cancelling. Targeting, render,
+   * test sends and launch read the warehouse and are refused here (the API's container has them).
+   */
+  campaigns: CampaignService;
   /** This process's gateway adapters, built from the `gateways` rows; receipts and MO go to the feedback sink. */
   gateways: GatewayRegistry;
   /** 活动执行反馈: receipts and replies posted over HTTP, dead letters, backlog. */
@@ -83,12 +88,17 @@ export interface Container extends CoreContainer {
   /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
   mirror: WarehouseMirror;
   targeting: TargetingService;
-  /** 营销案: lifecycle, targeting, launch (freezes into the ledger, which needs the warehouse). */
+  /** 营销案 with targeting, render and launch (they read the warehouse). */
   campaigns: CampaignService;
   /** Orders from CRM/BOSS (uploads are checked by the warehouse's CSV reader). */
   conversions: ConversionService;
   /** Effectiveness, send and grid reports, aggregated in DuckDB. */
   reports: ReportService;
+}
+
+/** What a process without the warehouse answers when asked for what only the API process can do. */
+function needsWarehouse(what: string): never {
+  throw new AppError('NOT_READY', `${what} reads the warehouse; ask the API (npm start), which owns it`);
 }
 
 /** List uploads parse files with DuckDB; a process without the warehouse refuses them plainly. */
@@ -126,6 +136,22 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
   const rules = new RuleService({ db, conditions, usage: { segmentsUsingRule: (name) => segmentsReferencingRule(db, name) }, logger });
   const feedback = new FeedbackSink({ db, logger });
   const gateways = new GatewayRegistry({ db, logger, sink: feedback });
+  const campaigns = new CampaignService({
+    db,
+    catalog,
+    config,
+    segments: { get: async () => needsWarehouse('A segment') },
+    policies,
+    targeting: {
+      run: async () => needsWarehouse('Targeting'),
+      get: async () => needsWarehouse('The funnel'),
+      explain: async () => needsWarehouse('Explain'),
+    },
+    freezer: { freeze: async () => needsWarehouse('Launch') },
+    dispatch: new SendDispatch({ db, queues }),
+    profiles: { sample: async () => needsWarehouse('Rendering') },
+    gateways,
+  });
   const feedbackService = new FeedbackService({ db, config, processors: createFeedbackProcessors({ db, lists, config, logger }) });
   observeQueueDepth(metrics, () => queues.all(), logger);
   observeSendBacklog(metrics, () => oldestSendingSince(db), logger);
@@ -144,6 +170,7 @@ export async function createCoreContainer(config: Config, logger: Logger): Promi
     lists,
     policies,
     gateways,
+    campaigns,
     feedback: feedbackService,
     async close() {
       schedules.stop();

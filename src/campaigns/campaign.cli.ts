@@ -129,7 +129,7 @@ async function execute(request: CampaignRequest, client: CampaignClient): Promis
   }
 }
 
-/** This process, holding the warehouse (launch freezes from it), acting as the shell user. */
+/** This process (launch needs it to hold the warehouse: it freezes from it), acting as the shell user. */
 function directClient(campaigns: CampaignService): CampaignClient {
   const actor = cliActor();
   return {
@@ -173,5 +173,10 @@ export const campaignCommand: CliCommand = {
   },
   async runViaApi(args, api) {
     await execute(parseRequest(args), apiClient(api));
+  },
+  // Everything but launch reads and moves ledger and campaign rows only.
+  runsOnCore: (args) => parseRequest(args).action !== 'launch',
+  async runOnCore(args, core) {
+    await execute(parseRequest(args), directClient(core.campaigns));
   },
 };

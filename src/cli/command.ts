@@ -14,4 +14,7 @@ export type CliCommand =
       needs: 'warehouse';
       run(args: string[], container: Container): Promise<void>;
       runViaApi(args: string[], api: RunningApi): Promise<void>;
+      /** With no API up, these arguments need only Postgres and Redis (e.g. `campaign pause`): run on the core. */
+      runsOnCore?(args: string[]): boolean;
+      runOnCore?(args: string[], core: CoreContainer): Promise<void>;
     };

@@ -76,7 +76,7 @@ describe('the campaign CLI against a launched campaign', () => {
     expect(queued).toBeGreaterThan(0);
 
     const status = await cli('status', id);
-    expect(status.stderr).toContain('opening the warehouse');
+    expect(status.stderr).toContain('working on Postgres directly');
     expect(status.stdout).toMatch(new RegExp(`^campaign ${id} ".+": sending$`, 'm'));
     expect(status.stdout).toContain(`queued ${queued}  sending 0  submitted 0`);
 
