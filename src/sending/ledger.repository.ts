@@ -40,24 +40,33 @@ export type MessageOutcome =
   /** Certainly not sent (the gateway said retry, or it was never submitted): owed again. */
   | { seq: number; status: 'queued' };
 
-/** Records a chunk's outcomes in one statement; only rows still `sending` change. Returns rows changed. */
+/**
+ * Records a chunk's outcomes in one statement; only rows still `sending` change. A row owed again
+ * (`queued`) of a campaign cancelled meanwhile is `cancelled`: the cancel only reached rows that
+ * were queued when it ran. Returns rows changed.
+ */
 export async function recordOutcomes(db: Kysely<Database>, campaignId: string, outcomes: readonly MessageOutcome[]): Promise<number> {
   if (outcomes.length === 0) return 0;
   const result = await sql`
     UPDATE message_ledger l SET
-      status = v.status,
-      parts = v.parts,
-      error_code = v.error_code,
-      claimed_at = CASE WHEN v.status = 'queued' THEN NULL ELSE l.claimed_at END,
-      submitted_at = CASE WHEN v.status IN ('submitted', 'unknown') THEN now() END,
-      final_at = CASE WHEN v.status IN ('failed', 'suppressed', 'capped', 'unknown', 'cancelled') THEN now() END
-    FROM unnest(
-      ${outcomes.map((o) => o.seq)}::int[],
-      ${outcomes.map((o) => o.status)}::text[],
-      ${outcomes.map((o) => ('parts' in o ? o.parts : null))}::int2[],
-      ${outcomes.map((o) => ('errorCode' in o ? o.errorCode : null))}::text[]
-    ) AS v(seq, status, parts, error_code)
-    WHERE l.campaign_id = ${campaignId} AND l.seq = v.seq AND l.status = 'sending'`.execute(db);
+      status = o.status,
+      parts = o.parts,
+      error_code = o.error_code,
+      claimed_at = CASE WHEN o.status = 'queued' THEN NULL ELSE l.claimed_at END,
+      submitted_at = CASE WHEN o.status IN ('submitted', 'unknown') THEN now() END,
+      final_at = CASE WHEN o.status IN ('failed', 'suppressed', 'capped', 'unknown', 'cancelled') THEN now() END
+    FROM (
+      SELECT v.seq, v.parts, v.error_code,
+        CASE WHEN v.status = 'queued' AND EXISTS (SELECT 1 FROM campaigns WHERE id = ${campaignId} AND status = 'cancelled')
+          THEN 'cancelled' ELSE v.status END AS status
+      FROM unnest(
+        ${outcomes.map((o) => o.seq)}::int[],
+        ${outcomes.map((o) => o.status)}::text[],
+        ${outcomes.map((o) => ('parts' in o ? o.parts : null))}::int2[],
+        ${outcomes.map((o) => ('errorCode' in o ? o.errorCode : null))}::text[]
+      ) AS v(seq, status, parts, error_code)
+    ) o
+    WHERE l.campaign_id = ${campaignId} AND l.seq = o.seq AND l.status = 'sending'`.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
 

@@ -206,6 +206,23 @@ describe('send pipeline reliability', () => {
     }
   });
 
+  it('leaves nothing queued when a cancel lands while the gateway is answering "retry later"', async () => {
+    // Every submit is throttled, and answered only after 800 ms: the cancel finds the chunks on the wire.
+    const simulator = await ownGateway('congested', { throttlePauseMs: 100 }, { latencyMs: 800, throttleRate: 1 });
+    const id = await ctx.campaign({ gateway: 'congested' }, city('汕头'));
+    await ctx.launch(id);
+    await ctx.waitFor(id, () => simulator.totalSubmits > 0, 10_000);
+    expect((await ctx.get(id)).progress!.sending).toBeGreaterThan(0);
+    expect((await post(`/v1/campaigns/${id}/cancel`, 'scheduler')).statusCode).toBe(200);
+
+    await ctx.waitFor(id, (c) => c.progress?.sending === 0, 5_000);
+    const { status, progress } = await ctx.get(id);
+    expect(status).toBe('cancelled');
+    expect(progress!.queued).toBe(0);
+    expect(progress!.cancelled).toBe(progress!.total);
+    await expectEveryRecipientAccounted(ctx.container.db, id, simulator, progress);
+  });
+
   it('pauses a campaign whose gateway keeps refusing binds, with the reason; resumed once it is back, it completes', async () => {
     const simulator = await ownGateway(
       'down',
