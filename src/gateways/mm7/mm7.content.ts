@@ -1,6 +1,6 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import type { OutboundMms } from '../gateway.js';
-import { buildMultipartRelated, parseContentType, parseMultipartRelated, type MimePart, type MultipartRelated, type ParsedPart } from './mm7.multipart.js';
+import { buildMultipartRelated, parseMultipartRelated, type MimePart, type MultipartRelated, type ParsedPart } from './mm7.multipart.js';
 import { buildSubmitReq, parseSubmitReq, type SubmitReq } from './mm7.soap.js';
 
 /** Content-IDs of the parts we write; `cid:` references in the envelope and the SMIL name them. */
@@ -39,6 +39,22 @@ export function buildSmil(parts: ReadonlyArray<{ kind: 'text' | 'image'; content
   }) as string;
 }
 
+// The SMIL depends on the order of text and image slides alone, so a campaign builds it once
+// rather than per recipient (the XML builder costs about as much as the rest of the request).
+const smilCache = new Map<string, Buffer>();
+const SMIL_CACHE_SIZE = 64;
+
+function smilFor(slides: ReadonlyArray<{ kind: 'text' | 'image'; contentId: string }>): Buffer {
+  const key = slides.map((s) => s.contentId).join(' ');
+  let smil = smilCache.get(key);
+  if (!smil) {
+    smil = Buffer.from(buildSmil(slides), 'utf8');
+    if (smilCache.size >= SMIL_CACHE_SIZE) smilCache.clear();
+    smilCache.set(key, smil);
+  }
+  return smil;
+}
+
 /** The MM content: a `multipart/related` of the SMIL (its start) and the media parts in order. */
 export function buildMmsContent(mms: OutboundMms): MultipartRelated {
   const media: MimePart[] = [];
@@ -64,7 +80,7 @@ export function buildMmsContent(mms: OutboundMms): MultipartRelated {
   });
   const smil: MimePart = {
     headers: { 'Content-Type': 'application/smil; charset=utf-8', 'Content-ID': `<${SMIL_ID}>`, 'Content-Location': 'presentation.smil' },
-    body: Buffer.from(buildSmil(slides), 'utf8'),
+    body: smilFor(slides),
   };
   return buildMultipartRelated([smil, ...media], { type: 'application/smil', start: SMIL_ID });
 }
@@ -109,7 +125,8 @@ function readContent(subject: string, part: ParsedPart): ReceivedMms {
 }
 
 function media(part: ParsedPart): ReceivedMms['parts'][number] | null {
-  const essence = part.contentType?.essence ?? parseContentType('text/plain')!.essence;
+  // No Content-Type means text/plain (RFC 2045 §5.2).
+  const essence = part.contentType?.essence ?? 'text/plain';
   if (essence.startsWith('text/')) return { type: 'text', text: part.body.toString('utf8') };
   if (essence.startsWith('image/')) return { type: 'image', contentType: essence, content: part.body };
   return null;
