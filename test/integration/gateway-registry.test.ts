@@ -167,13 +167,15 @@ describe('GatewayRegistry and FeedbackSink', () => {
   });
 
   it('throws NOT_FOUND for an unknown gateway and NOT_READY for a protocol without an adapter', async () => {
-    const { registry } = openRegistry();
+    // Every protocol has an adapter now; a registry built without the one for cmpp2 stands for a
+    // protocol this build cannot speak.
+    const { registry } = openRegistry({ adapters: {} });
     const unknown = await registry.get(gatewayName()).catch((error: unknown) => error);
     expect(unknown).toBeInstanceOf(AppError);
     expect((unknown as AppError).code).toBe('NOT_FOUND');
 
     const name = gatewayName();
-    await addGateway({ name, protocol: 'cmpp2', settings: { host: '127.0.0.1' }, ratePerSecond: 10, actor: 'test' });
+    await addGateway({ name, protocol: 'cmpp2', settings: { host: '127.0.0.1', port: 7890 }, ratePerSecond: 10, actor: 'test' });
     const unsupported = await registry.get(name).catch((error: unknown) => error);
     expect((unsupported as AppError).code).toBe('NOT_READY');
     expect(await registry.status(name)).toMatchObject({ status: 'down', lastError: expect.stringContaining('cmpp2') });
