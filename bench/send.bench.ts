@@ -198,14 +198,14 @@ async function cleanQueues(p: Prepared): Promise<void> {
   await p.queues.get('send').obliterate({ force: true });
 }
 
-/** Drops what a campaign left: its partition, parts, contact history (before any mirror pass reads it), jobs and targeting table. */
+/** Drops what a campaign left: its partition, parts, contact history (before any mirror pass reads it), its row and targeting table. */
 async function retire(p: Prepared, id: string): Promise<void> {
   const { db, warehouse } = p.container;
   await dropLedgerPartition(db, id);
   await db.deleteFrom('message_parts').where('campaign_id', '=', id).execute();
   await db.deleteFrom('contact_history').where('campaign_id', '=', id).execute();
   const row = await db.selectFrom('campaigns').select(['targeting_run_id', 'status']).where('id', '=', id).executeTakeFirst();
-  await db.updateTable('campaigns').set({ status: 'cancelled', status_reason: 'bench cleanup' }).where('id', '=', id).execute();
+  await db.deleteFrom('campaigns').where('id', '=', id).execute();
   if (row?.targeting_run_id) await warehouse.write((c) => c.run(`DROP TABLE IF EXISTS ${targetingTable(row.targeting_run_id!)}`));
   p.live.delete(id);
 }
@@ -595,7 +595,7 @@ export const bench: BenchSuite = {
     if (!prepared) return;
     const p = await prepared;
     await retireAll(p).catch((error: unknown) => ctx.log(`send: cleanup failed: ${String(error)}`));
-    await p.queues.get('send').obliterate({ force: true }).catch(() => undefined);
+    for (const queue of p.queues.all()) await queue.obliterate({ force: true }).catch(() => undefined);
     await p.queues.close();
     await p.container.db.deleteFrom('gateways').where('name', 'in', Object.values(GATEWAYS)).execute();
     await p.container.segments.delete(p.segmentId, actor).catch((error: unknown) => ctx.log(`send: segment not deleted: ${String(error)}`));
