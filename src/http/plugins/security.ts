@@ -8,10 +8,10 @@ import { hashKey } from '../../security/keys.js';
 
 /**
  * Probes and the scrape endpoint are called by machines on a schedule; they are not limited. Nor
- * is the MM7 callback: an MMSC posts one delivery report per recipient, far over any per-address
- * budget, and each is checked against its gateway's callback token.
+ * are the gateways' callbacks: an MMSC or a Kannel posts one delivery report per message, far over
+ * any per-address budget, and each is checked against its gateway's callback token.
  */
-const UNLIMITED_ROUTES = new Set(['/health', '/ready', '/metrics', '/v1/feedback/mm7']);
+const UNLIMITED_ROUTES = new Set(['/health', '/ready', '/metrics', '/v1/feedback/mm7', '/v1/feedback/kannel', '/v1/feedback/kannel/mo']);
 
 /** The caller's address as rate limits count it: IPv6 by its /64, which one host usually holds whole. */
 export function clientAddress(request: Pick<FastifyRequest, 'ip'>): string {
