@@ -9,6 +9,7 @@ import {
   expireOverdueMessages,
   insertReceipts,
   isFinalStatus,
+  planForIndexProbes,
   settleUnmatched,
   type NewReceipt,
 } from './receipt.repository.js';
@@ -118,6 +119,7 @@ export class ReceiptProcessor {
   }
 
   private async applyBatch(trx: Db, which: { limit: number } | { ids: readonly number[] }): Promise<ReceiptPass> {
+    await planForIndexProbes(trx);
     const claimed = await claimReceipts(trx, which);
     const pass = emptyPass();
     pass.receipts = claimed.length;
