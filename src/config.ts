@@ -48,6 +48,14 @@ export const configSchema = z.object({
       }
     }, 'not a valid regular expression'),
   QUERY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * How previews are answered: `sql` compiles the whole condition into one DuckDB query; `bitmap`
+   * evaluates it as roaring-bitmap algebra over cached leaves (src/segments/bitmaps), falling back
+   * to SQL for what bitmaps do not serve.
+   */
+  SEGMENT_ENGINE: z.enum(['sql', 'bitmap']).default('sql'),
+  /** Memory the bitmap engine's leaf and breakdown cache may hold (LRU beyond it). */
+  BITMAP_CACHE_MB: z.coerce.number().int().min(1).default(512),
   CONDITION_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
   CONDITION_MAX_NODES: z.coerce.number().int().min(1).default(500),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),

@@ -10,6 +10,8 @@ import { ensureDerivedTables } from './warehouse/derive.js';
 import { ImportService } from './warehouse/import.service.js';
 import { ConditionService } from './conditions/condition.service.js';
 import { SegmentEngine } from './segments/segment.engine.js';
+import { BitmapIndex } from './segments/bitmaps/bitmap.index.js';
+import { BitmapSegmentEngine } from './segments/bitmaps/bitmap.engine.js';
 import { SegmentService, segmentStatusSource } from './segments/segment.service.js';
 import { segmentsReferencingRule } from './segments/segment.repository.js';
 import { RuleService, ruleConditionSource } from './rules/rule.service.js';
@@ -85,6 +87,11 @@ export interface Container extends CoreContainer {
   warehouse: Warehouse;
   imports: ImportService;
   segments: SegmentService;
+  /**
+   * Customer bitmaps and the engine that answers previews with them; the segment service uses it
+   * when SEGMENT_ENGINE=bitmap (the bench drives it either way).
+   */
+  bitmaps: { index: BitmapIndex; engine: BitmapSegmentEngine };
   /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
   mirror: WarehouseMirror;
   targeting: TargetingService;
@@ -216,13 +223,17 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     if (dataset === 'customers') await listMirror.resolveAllMembers(connection);
     if (dataset === 'customers') await feedbackMirror.resolveConversions(connection);
   });
+  const segmentEngine = new SegmentEngine(warehouse);
+  const bitmapIndex = new BitmapIndex(warehouse, config.BITMAP_CACHE_MB * 1024 ** 2);
+  const bitmaps = { index: bitmapIndex, engine: new BitmapSegmentEngine(bitmapIndex, segmentEngine) };
   const segments = new SegmentService({
     db,
-    engine: new SegmentEngine(warehouse),
+    engine: segmentEngine,
     catalog,
     conditions,
     mirror,
     msisdnPattern: config.MSISDN_PATTERN,
+    previews: config.SEGMENT_ENGINE === 'bitmap' ? bitmaps.engine : undefined,
   });
   const targeting = new TargetingService({
     db,
@@ -267,6 +278,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     warehouse,
     imports,
     segments,
+    bitmaps,
     mirror,
     targeting,
     campaigns,

@@ -6,6 +6,7 @@ import { checkCondition, parseCondition, type CheckOptions, type ConditionRefs, 
 import { compilePredicate } from './compile.js';
 import { kindOf, type Condition } from './condition.schemas.js';
 import type { SqlParams } from './params.js';
+import { assertNever } from '../util/assert-never.js';
 
 /** Saved rules by name: the raw stored condition, or undefined when there is no such rule. */
 export interface RuleSource {
@@ -34,6 +35,13 @@ export interface PreparedCondition {
   lists: string[];
   /** Two-valued boolean SQL over customer_profile aliased `alias` (default 'c'). */
   predicate(params: SqlParams, alias?: string): string;
+  /** The condition with every rule reference replaced by that rule's condition, recursively. */
+  expanded(): Condition;
+  /**
+   * The predicate of one node of `expanded()` (a leaf the bitmap engine evaluates on its own),
+   * compiled with the same catalog, window and rules as `predicate`.
+   */
+  predicateOf(node: Condition, params: SqlParams, alias?: string): string;
 }
 
 export interface PrepareOptions {
@@ -103,13 +111,15 @@ export class ConditionService {
 
     const { catalog, config } = this.deps;
     const unique = (sites: RefSite[]) => [...new Set(sites.map((s) => s.name))];
+    const context = () => ({ catalog, windowMonths: config.USAGE_WINDOW_MONTHS, now: this.now(), rules: resolved });
     return {
       condition,
       rules: [...resolved.keys()],
       segments: unique(refs.segments),
       lists: unique(refs.lists),
-      predicate: (params, alias = 'c') =>
-        compilePredicate(condition, { catalog, windowMonths: config.USAGE_WINDOW_MONTHS, now: this.now(), rules: resolved }, params, alias),
+      predicate: (params, alias = 'c') => compilePredicate(condition, context(), params, alias),
+      expanded: () => expandRules(condition, resolved),
+      predicateOf: (node, params, alias = 'c') => compilePredicate(node, context(), params, alias),
     };
   }
 
@@ -252,6 +262,33 @@ export class ConditionService {
 /** ` (used by rule "x")` for a reference reached through a rule, empty for a direct one. */
 function usedBy(site: RefSite): string {
   return site.via ? ` (used by rule ${JSON.stringify(site.via)})` : '';
+}
+
+/** `condition` with each `{rule}` replaced by the rule's (expanded) condition. */
+export function expandRules(condition: Condition, rules: ReadonlyMap<string, Condition>): Condition {
+  const kind = kindOf(condition);
+  switch (kind) {
+    case 'all':
+      return { all: (condition as { all: Condition[] }).all.map((c) => expandRules(c, rules)) };
+    case 'any':
+      return { any: (condition as { any: Condition[] }).any.map((c) => expandRules(c, rules)) };
+    case 'not':
+      return { not: expandRules((condition as { not: Condition }).not, rules) };
+    case 'rule': {
+      const name = (condition as { rule: string }).rule;
+      const resolved = rules.get(name);
+      if (!resolved) throw new Error(`rule ${name} was not resolved before expanding`);
+      return expandRules(resolved, rules);
+    }
+    case 'field':
+    case 'exists':
+    case 'aggregate':
+    case 'segment':
+    case 'list':
+      return condition;
+    default:
+      return assertNever(kind);
+  }
 }
 
 function sum(values: number[]): number {

@@ -188,6 +188,11 @@ async function applyListChanges(c: DuckDBConnection): Promise<number> {
       FROM temp.main._list_changed x JOIN customers c ON c.msisdn = x.msisdn
       WHERE NOT x.deleted AND NOT x.mirrored`);
   }
+  if (removed + updated + added > 0) {
+    await c.run(`INSERT INTO _list_versions (list_name, version)
+      SELECT DISTINCT list_name, 1 FROM temp.main._list_changed
+      ON CONFLICT (list_name) DO UPDATE SET version = _list_versions.version + 1`);
+  }
   await c.run('DROP TABLE temp.main._list_changed');
   return removed + updated + added;
 }

@@ -13,9 +13,11 @@ import {
   type MaskedColumns,
   type MemberRow,
   type PreviewCounts,
+  type PreviewRequest,
   type SegmentEngine,
   type UploadMaterialised,
 } from './segment.engine.js';
+import type { DecomposableCondition } from './bitmaps/bitmap.engine.js';
 import {
   deleteSegmentRow,
   findSegment,
@@ -34,12 +36,17 @@ import {
 } from './segment.repository.js';
 
 /** What the condition compiler hands back (src/conditions/condition.service.ts satisfies it). */
-export interface PreparedCustomerCondition extends CustomerPredicate {
+export interface PreparedCustomerCondition extends DecomposableCondition {
   condition: unknown;
   /** Every rule, segment and list the condition reaches, nested rules included. */
   rules: string[];
   segments: string[];
   lists: string[];
+}
+
+/** Whatever answers previews: the SQL engine, or the bitmap engine (SEGMENT_ENGINE). */
+export interface PreviewEngine {
+  preview(condition: PreparedCustomerCondition, request: PreviewRequest): Promise<PreviewCounts>;
 }
 
 export interface ConditionPreparer {
@@ -183,6 +190,8 @@ export class SegmentService implements SegmentSource, RuleUsage {
       conditions: ConditionPreparer;
       mirror: ListMirror;
       msisdnPattern: string;
+      /** Default: `engine` (one SQL query per preview). */
+      previews?: PreviewEngine;
     },
   ) {}
 
@@ -203,7 +212,7 @@ export class SegmentService implements SegmentSource, RuleUsage {
     const started = performance.now();
     const breakdown = this.checkBreakdown(input.breakdown ?? DEFAULT_BREAKDOWN);
     const prepared = await this.prepare(input.condition, actor.role);
-    const counts = await this.deps.engine.preview(prepared, {
+    const counts = await (this.deps.previews ?? this.deps.engine).preview(prepared, {
       breakdown,
       sampleSize: input.sampleSize ?? 10,
       sampleColumns: this.sampleColumns(),

@@ -17,6 +17,8 @@ import { ident, type Warehouse } from './duckdb.js';
  * - `contact_history`: who was contacted by which campaign and when (mirrored from Postgres).
  * - `list_entries_mirror`: every live list entry by number, resolved or not, so `list_members` can be
  *   re-resolved when `customers` is re-imported; `_mirror_state`: the mirrors' watermarks.
+ * - `_list_versions`: per list, a number the list mirror bumps whenever it changes that list's
+ *   members, so cached answers (the bitmap engine's) know when a list moved on.
  */
 export const PROFILE_TABLE = 'customer_profile';
 
@@ -53,5 +55,6 @@ export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catal
     await c.run(`CREATE TABLE IF NOT EXISTS list_entries_mirror (
       list_name VARCHAR NOT NULL, msisdn VARCHAR NOT NULL, expires_at TIMESTAMPTZ)`);
     await c.run(`CREATE TABLE IF NOT EXISTS _mirror_state (name VARCHAR PRIMARY KEY, watermark_us BIGINT NOT NULL)`);
+    await c.run(`CREATE TABLE IF NOT EXISTS _list_versions (list_name VARCHAR PRIMARY KEY, version BIGINT NOT NULL)`);
   });
 }
