@@ -104,7 +104,7 @@ describe('receipts and replies end to end through the SMPP simulator', () => {
     const [reply] = await replies(number);
     await sql`UPDATE mo_messages SET processed_at = NULL WHERE id = ${reply!.mo_id}`.execute(ctx.container.db);
     await until('the MO processed again', async () => {
-      const mo = await ctx.container.db.selectFrom('mo_messages').select('processed_at').where('id', '=', reply!.mo_id).executeTakeFirstOrThrow();
+      const mo = await ctx.container.db.selectFrom('mo_messages').select('processed_at').where('id', '=', String(reply!.mo_id)).executeTakeFirstOrThrow();
       return mo.processed_at !== null;
     });
     expect(await replies(number)).toHaveLength(1);
