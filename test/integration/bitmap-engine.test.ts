@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../../src/conditions/condition.schemas.js';
 import { compileMembersQuery } from '../../src/conditions/compile.js';
+import { bitmapFunnel } from '../../src/exclusions/funnel.bitmaps.js';
+import { localDate } from '../../src/exclusions/targeting.service.js';
 import { SYSTEM_ACTOR } from '../../src/security/roles.js';
 import type { PreviewRequest } from '../../src/segments/segment.engine.js';
 import { SAMPLE_DIR } from '../../src/warehouse/sample.js';
@@ -202,5 +204,22 @@ describe('bitmap previews equal SQL previews', () => {
     await new Promise((resolve) => setTimeout(resolve, 1600));
     const after = await compare({ list: name });
     expect(after).toBeLessThan(before);
+  });
+
+  it('the default funnel as bitmap differences equals the targeting run, step by step', async () => {
+    for (const [productId, category] of [['P5G', '5g'], [null, null]] as const) {
+      const run = await ctx.container.targeting.run({ segmentId: segmentB, policy: 'default', productId, category, controlGroupPercent: 0, seed: 'bm' }, actor);
+      const policy = await ctx.container.policies.get('default');
+      const conditions = await ctx.container.policies.prepareConditions(policy, 'admin');
+      const asOf = new Date(run.asOf);
+      const funnel = await bitmapFunnel(ctx.container.bitmaps.index, segmentB, policy.steps, { asOf, today: localDate(asOf), productId, category, conditions });
+      const [first, ...steps] = run.funnel;
+      expect(funnel.segmentCount).toBe(first!.remaining);
+      for (const entry of steps) {
+        if (!('index' in entry)) continue;
+        expect(funnel.removedByStep.get(entry.index) ?? 0, entry.step).toBe(entry.removed);
+      }
+      expect(funnel.kept).toBe(run.target + run.control);
+    }
   });
 });
