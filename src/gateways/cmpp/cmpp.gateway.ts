@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { assertNever } from '../../util/assert-never.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
+import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
 import { MAX_PARTS } from '../sms-encoding.js';
 import { cmppTimestamp, connectAuthenticator, ismgAuthenticator } from './cmpp.auth.js';
 import { bodyOf, CmppFrameReader, decodePdu, decodeReport, encodePdu, writeCoalesced } from './cmpp.codec.js';
@@ -67,15 +68,8 @@ export interface CmppGatewayOptions {
   logger: Logger;
 }
 
-// A later part of a long message cannot be resubmitted alone later (its siblings are already
-// out), so a throttled later part is retried in place this many times.
-const LATER_PART_ATTEMPTS = 3;
 const TERMINATE_WAIT_MS = 2_000;
 const ACTIVE_TEST_TAG = 'active-test';
-
-type PartResult =
-  | { kind: 'accepted'; id: string }
-  | { kind: 'rejected' | 'retryable' | 'unknown'; code: string; message: string };
 
 const NOT_CONNECTED: PartResult = { kind: 'retryable', code: 'NOT_CONNECTED', message: 'the CMPP gateway is not connected' };
 
@@ -134,14 +128,10 @@ export class CmppGateway implements Gateway {
   }
 
   async submit(batch: readonly OutboundMessage[]): Promise<SubmitOutcome[]> {
-    return Promise.all(
-      batch.map((message) =>
-        this.submitMessage(message).catch((error: unknown): SubmitOutcome => {
-          // We cannot tell whether a part was written before the failure: never resubmit blindly.
-          this.logger.error({ err: error, ref: message.ref }, 'cmpp submit failed');
-          return { kind: 'unknown', ref: message.ref, code: 'INTERNAL_ERROR', message: 'the submit failed unexpectedly' };
-        }),
-      ),
+    return submitEach(
+      batch,
+      (message) => this.submitMessage(message),
+      (error, message) => this.logger.error({ err: error, ref: message.ref }, 'cmpp submit failed'),
     );
   }
 
@@ -185,25 +175,7 @@ export class CmppGateway implements Gateway {
     if (total > MAX_PARTS) {
       return { kind: 'rejected', ref, code: 'TOO_MANY_PARTS', message: `the text needs ${total} parts, more than ${MAX_PARTS}` };
     }
-    const ids: string[] = [];
-    for (const part of parts) {
-      let result = await this.submitPart(message.msisdn, part);
-      for (let attempt = 1; result.kind === 'retryable' && ids.length > 0 && attempt < LATER_PART_ATTEMPTS; attempt += 1) {
-        await sleep(Math.max(this.config.throttlePauseMs, 50));
-        result = await this.submitPart(message.msisdn, part);
-      }
-      if (result.kind === 'accepted') {
-        ids.push(result.id);
-        continue;
-      }
-      if (ids.length === 0) return { ...result, ref };
-      // Some parts are out: the message as a whole must not be resubmitted, and the ids of the
-      // parts already taken are said here so that their receipts can still be traced.
-      const taken = `; parts 1-${ids.length} of ${total} were accepted as ${ids.join(',')}`;
-      const kind = result.kind === 'unknown' ? 'unknown' : 'rejected';
-      return { kind, ref, code: result.code, message: `${result.message}${taken}` };
-    }
-    return { kind: 'accepted', ref, gatewayMessageIds: ids };
+    return submitParts(ref, parts, (part) => this.submitPart(message.msisdn, part), this.config.throttlePauseMs);
   }
 
   private async submitPart(msisdn: string, part: ContentPart): Promise<PartResult> {

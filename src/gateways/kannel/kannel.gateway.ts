@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
+import { submitEach } from '../session/message-outcome.js';
 import { encodeSms, MAX_PARTS } from '../sms-encoding.js';
 import { normaliseMessageId } from '../smpp/smpp.receipt.js';
 import { DLR_MASK_ALL, dlrReceipt, dlrToken, sendsmsVerdict, tokensMatch, type KannelDlr } from './kannel.protocol.js';
@@ -95,13 +96,10 @@ export class KannelGateway implements Gateway {
   }
 
   async submit(batch: readonly OutboundMessage[]): Promise<SubmitOutcome[]> {
-    return Promise.all(
-      batch.map((message) =>
-        this.submitMessage(message).catch((error: unknown): SubmitOutcome => {
-          this.logger.error({ err: scrubError(error, this.config.password), ref: message.ref }, 'kannel submit failed');
-          return { kind: 'unknown', ref: message.ref, code: 'INTERNAL_ERROR', message: 'the submit failed unexpectedly' };
-        }),
-      ),
+    return submitEach(
+      batch,
+      (message) => this.submitMessage(message),
+      (error, message) => this.logger.error({ err: scrubError(error, this.config.password), ref: message.ref }, 'kannel submit failed'),
     );
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import smpp, { type Pdu, type Session, type ShortMessage } from 'smpp';
 import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
+import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
 import { encodeSms, MAX_PARTS, type SmsEncoding } from '../sms-encoding.js';
 import { normaliseMessageId, parseReceipt } from './smpp.receipt.js';
 
@@ -67,9 +68,6 @@ const ESM_CLASS_INTERMEDIATE_NOTIFICATION = 0x20;
 const DATA_CODING_SMSC_DEFAULT = 0x00;
 const DATA_CODING_UCS2 = 0x08;
 const INTERFACE_VERSION_34 = 0x34;
-// A later part of a concatenated message cannot be resubmitted alone later (its siblings are
-// already out), so a throttled later part is retried in place this many times.
-const LATER_PART_ATTEMPTS = 3;
 const UNBIND_WAIT_MS = 2_000;
 
 const STATUS_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(smpp.errors).map(([name, value]) => [value, name]));
@@ -82,10 +80,6 @@ export function commandStatusCode(status: number): string {
 function describeStatus(status: number): string {
   return `${STATUS_NAMES.get(status) ?? 'unknown status'} (${commandStatusCode(status)})`;
 }
-
-type PartResult =
-  | { kind: 'accepted'; id: string }
-  | { kind: 'rejected' | 'retryable' | 'unknown'; code: string; message: string };
 
 const NOT_CONNECTED: PartResult = { kind: 'retryable', code: 'NOT_CONNECTED', message: 'the SMPP gateway is not bound' };
 
@@ -131,14 +125,10 @@ export class SmppGateway implements Gateway {
   }
 
   async submit(batch: readonly OutboundMessage[]): Promise<SubmitOutcome[]> {
-    return Promise.all(
-      batch.map((message) =>
-        this.submitMessage(message).catch((error: unknown): SubmitOutcome => {
-          // We cannot tell whether a part was written before the failure: never resubmit blindly.
-          this.logger.error({ err: error, ref: message.ref }, 'smpp submit failed');
-          return { kind: 'unknown', ref: message.ref, code: 'INTERNAL_ERROR', message: 'the submit failed unexpectedly' };
-        }),
-      ),
+    return submitEach(
+      batch,
+      (message) => this.submitMessage(message),
+      (error, message) => this.logger.error({ err: error, ref: message.ref }, 'smpp submit failed'),
     );
   }
 
@@ -177,27 +167,17 @@ export class SmppGateway implements Gateway {
       return { kind: 'rejected', ref, code: 'TOO_MANY_PARTS', message: `the text needs ${total} parts, more than ${MAX_PARTS}` };
     }
     const reference = total > 1 ? this.nextConcatenationRef() : null;
-    const ids: string[] = [];
-    for (const [index, text] of encoded.parts.entries()) {
+    const parts = encoded.parts.map((text, index) => ({
+      text,
       // 8-bit reference concatenation IE: length 5, IEI 0x00, IE length 3, ref, total, sequence.
-      const udh = reference === null ? null : Buffer.from([0x05, 0x00, 0x03, reference, total, index + 1]);
-      let result = await this.submitPart(message.msisdn, text, encoded.encoding, udh);
-      for (let attempt = 1; result.kind === 'retryable' && ids.length > 0 && attempt < LATER_PART_ATTEMPTS; attempt += 1) {
-        await sleep(Math.max(this.config.throttlePauseMs, 50));
-        result = await this.submitPart(message.msisdn, text, encoded.encoding, udh);
-      }
-      if (result.kind === 'accepted') {
-        ids.push(result.id);
-        continue;
-      }
-      if (ids.length === 0) return { ...result, ref };
-      // Some parts are out: the message as a whole must not be resubmitted, and the ids of the
-      // parts already taken are said here so that their receipts can still be traced.
-      const taken = `; parts 1-${ids.length} of ${total} were accepted as ${ids.join(',')}`;
-      const kind = result.kind === 'unknown' ? 'unknown' : 'rejected';
-      return { kind, ref, code: result.code, message: `${result.message}${taken}` };
-    }
-    return { kind: 'accepted', ref, gatewayMessageIds: ids };
+      udh: reference === null ? null : Buffer.from([0x05, 0x00, 0x03, reference, total, index + 1]),
+    }));
+    return submitParts(
+      ref,
+      parts,
+      (part) => this.submitPart(message.msisdn, part.text, encoded.encoding, part.udh),
+      this.config.throttlePauseMs,
+    );
   }
 
   private async submitPart(msisdn: string, text: string, encoding: SmsEncoding, udh: Buffer | null): Promise<PartResult> {
