@@ -32,12 +32,15 @@ import { conversionRoutes } from './feedback/conversion.routes.js';
 import { reportRoutes } from './reports/report.routes.js';
 import { feedbackRoutes } from './feedback/feedback.routes.js';
 import { kannelRoutes } from './gateways/kannel/kannel.routes.js';
+import { consoleRoutes } from './console/console.routes.js';
 
 export interface BuildAppOptions {
   /** Log requests (the server does; tests usually do not). */
   logRequests?: boolean;
   /** Where request logs go instead of stdout (the log-scrubbing test reads them). */
   logStream?: DestinationStream;
+  /** Serve the built web console from this folder at `/` (server.ts does; most tests do not). */
+  consoleDir?: string;
 }
 
 /** Builds the HTTP app over a container; never listens (server.ts does, tests inject). */
@@ -104,5 +107,6 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(reportRoutes, { container });
   await app.register(feedbackRoutes, { container });
   await app.register(kannelRoutes, { container });
+  if (options.consoleDir) await app.register(consoleRoutes, { root: options.consoleDir });
   return app;
 }

@@ -10,6 +10,7 @@ import { startGatewaySimulator } from './gateways/simulator/simulator.registrati
 import { startSendWorkers } from './sending/send.workers.js';
 import { exitOnSignals } from './ops/shutdown.js';
 import { loadSampleWarehouse, warehouseIsEmpty } from './warehouse/sample.js';
+import { CONSOLE_DIR, ensureConsoleBuilt } from './console/console.build.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,7 +23,14 @@ async function main(): Promise<void> {
   await ensureBootstrapAdminKey(container);
   // Before the send workers, so a campaign on the gateway `simulator` finds it listening.
   const simulator = await startGatewaySimulator({ db: container.db, config, logger });
-  const app = await buildApp(container);
+  // The web console is served from its build; a fresh clone (or changed sources) builds it first.
+  // Under tests only a missing build is made: test/e2e rebuilds a stale one itself, and a server
+  // spawned by another test must not spend a minute bundling first.
+  await ensureConsoleBuilt({
+    whenStale: config.NODE_ENV !== 'test',
+    onBuild: () => logger.info({ dir: CONSOLE_DIR }, 'building the web console'),
+  });
+  const app = await buildApp(container, { consoleDir: CONSOLE_DIR });
   const workers = await startEmbeddedWorkers(container);
   const senders = config.EMBEDDED_SEND_WORKERS ? await startSendWorkers(container) : undefined;
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Container } from '../container.js';
 import type { ApiKeyRow, CreatedKey } from './keys.js';
 import { keyStatus } from './key.service.js';
+import { ROLES } from './roles.js';
 import { createKeyBody, createdKeyView, keyIdParams, keyView, type KeyView } from './key.schemas.js';
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -31,6 +32,19 @@ function createdView(key: CreatedKey, createdBy: string) {
 
 export const keyRoutes: FastifyPluginAsyncZod<{ container: Container }> = async (app, { container }) => {
   const { keys } = container;
+
+  app.get(
+    '/v1/whoami',
+    {
+      config: { access: 'analyst' },
+      schema: {
+        tags: ['keys'],
+        summary: "The caller's key holder and role (what the console shows and hides)",
+        response: { 200: z.object({ name: z.string(), role: z.enum(ROLES) }) },
+      },
+    },
+    async (request) => ({ name: request.actor.name, role: request.actor.role }),
+  );
 
   app.get(
     '/v1/keys',
