@@ -14,7 +14,7 @@ import {
   type Value,
 } from './condition.schemas.js';
 import type { Dialect } from './dialect.js';
-import { SqlParams } from './params.js';
+import { SqlParams, type AnySqlParams } from './params.js';
 
 /**
  * Up to this many `in` values are bound one by one (the engine can prune row groups with them);
@@ -35,32 +35,32 @@ export interface CompileContext {
 
 /** Anything that can produce a predicate: a `PreparedCondition` from the condition service. */
 export interface PredicateSource {
-  predicate(params: SqlParams, alias?: string): string;
+  predicate(params: AnySqlParams, alias?: string): string;
 }
 
 /**
  * A two-valued boolean SQL expression over `customer_profile` aliased `alias`: TRUE for members,
  * FALSE otherwise, never NULL, so `NOT` of it is exactly the complement. Values go into `params`.
  */
-export function compilePredicate(condition: Condition, context: CompileContext, params: SqlParams, alias = 'c'): string {
+export function compilePredicate(condition: Condition, context: CompileContext, params: AnySqlParams, alias = 'c'): string {
   if (!/^[a-z_][a-z0-9_]*$/i.test(alias)) throw new Error(`refusing unsafe alias ${JSON.stringify(alias)}`);
   return new Compiler(context, params, alias).visit(condition, undefined);
 }
 
-/** `SELECT c.customer_id FROM customer_profile c WHERE …` with its bound values. */
-export function compileMembersQuery(prepared: PredicateSource, params = new SqlParams()): { sql: string; params: DuckDBValue[] } {
+/** `SELECT c.customer_id FROM customer_profile c WHERE …` with its bound values (DuckDB's unless `params` says otherwise). */
+export function compileMembersQuery<V = DuckDBValue>(prepared: PredicateSource, params: SqlParams<V> = new SqlParams<V>()): { sql: string; params: V[] } {
   const where = prepared.predicate(params, 'c');
   return { sql: `SELECT c.customer_id FROM ${PROFILE_TABLE} c WHERE ${where}`, params: params.values };
 }
 
 class Compiler {
-  private readonly dialect: Dialect;
+  private readonly dialect: Dialect<unknown>;
   private readonly customers: Dataset;
   private readonly pivoted: ReadonlySet<string>;
 
   constructor(
     private readonly context: CompileContext,
-    private readonly params: SqlParams,
+    private readonly params: AnySqlParams,
     private readonly alias: string,
   ) {
     this.dialect = params.dialect;

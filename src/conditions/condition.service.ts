@@ -5,7 +5,7 @@ import { seesPersonalData, type Role } from '../security/roles.js';
 import { checkCondition, parseCondition, type CheckOptions, type ConditionRefs, type RefSite } from './check.js';
 import { compilePredicate } from './compile.js';
 import { kindOf, type Condition } from './condition.schemas.js';
-import type { SqlParams } from './params.js';
+import type { AnySqlParams, SqlParams } from './params.js';
 import { assertNever } from '../util/assert-never.js';
 
 /** Saved rules by name: the raw stored condition, or undefined when there is no such rule. */
@@ -34,7 +34,7 @@ export interface PreparedCondition {
   /** List names referenced, directly or through rules. */
   lists: string[];
   /** Two-valued boolean SQL over customer_profile aliased `alias` (default 'c'). */
-  predicate(params: SqlParams, alias?: string): string;
+  predicate(params: AnySqlParams, alias?: string): string;
   /** The condition with every rule reference replaced by that rule's condition, recursively. */
   expanded(): Condition;
   /**

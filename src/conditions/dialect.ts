@@ -5,15 +5,20 @@ import { sqlType, type ColumnType } from '../catalog/catalog.js';
 export type ParamValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
 
 /**
- * The seam between the condition compiler and a SQL engine. Everything engine-specific the
- * compiler emits goes through here, so another engine (a distributed SQL engine over the same
- * Parquet) needs one more implementation, not a second compiler. Keep it small.
+ * The seam between the SQL Quanke writes (conditions, previews, the funnel, the control draw) and
+ * a SQL engine. Everything engine-specific goes through here, so another engine needs one more
+ * implementation, not a second compiler. Keep it small.
+ *
+ * Type names passed to `cast` are the portable spellings the compiler uses (`VARCHAR`, `INTEGER`,
+ * `BIGINT`, `DOUBLE`, `DECIMAL(p,s)`, `DATE`, `TIMESTAMPTZ`, `BOOLEAN`, and `T[]` lists of them);
+ * a dialect translates the ones its engine spells differently. `V` is the driver's bound value.
  */
-export interface Dialect {
+export interface Dialect<V = DuckDBValue> {
+  readonly name: string;
   /** The n-th bound parameter (1-based). */
   placeholder(index: number): string;
   /** A driver value for a bound parameter. */
-  bind(value: ParamValue): DuckDBValue;
+  bind(value: ParamValue): V;
   cast(expression: string, sqlType: string): string;
   /** The engine type a value of this catalog type is bound as (for comparisons against it). */
   paramType(type: ColumnType): string;
@@ -29,9 +34,19 @@ export interface Dialect {
   greatestIgnoringNulls(expressions: string[]): string;
   /** The list type of an element type (`VARCHAR` → `VARCHAR[]`). */
   listType(elementType: string): string;
+  /** Some value of the group (which one does not matter): the cheapest aggregate the engine has. */
+  anyValue(expression: string): string;
+  /** Bitwise exclusive or of two BIGINT expressions. */
+  xor(a: string, b: string): string;
 }
 
-export const duckdbDialect: Dialect = {
+export function safeIdent(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/i.test(name)) throw new Error(`refusing unsafe identifier ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+export const duckdbDialect: Dialect<DuckDBValue> = {
+  name: 'duckdb',
   placeholder: (index) => `$${index}`,
   bind: (value) => (Array.isArray(value) ? listValue([...(value as ReadonlyArray<string | number | boolean>)]) : (value as DuckDBValue)),
   cast: (expression, type) => `CAST(${expression} AS ${type})`,
@@ -39,10 +54,7 @@ export const duckdbDialect: Dialect = {
   // change what `arpu > 99.999` means.
   paramType: (type) => (type === 'decimal' ? 'DOUBLE' : sqlType(type)),
   sumType: (type) => (type === 'decimal' ? 'DECIMAL(18,2)' : 'BIGINT'),
-  quoteIdent(name) {
-    if (!/^[a-z_][a-z0-9_]*$/i.test(name)) throw new Error(`refusing unsafe identifier ${JSON.stringify(name)}`);
-    return `"${name}"`;
-  },
+  quoteIdent: safeIdent,
   startsWith: (expression, prefix) => `starts_with(${expression}, ${prefix})`,
   contains: (expression, fragment) => `contains(${expression}, ${fragment})`,
   inList: (expression, listParam) => `${expression} IN (SELECT unnest(${listParam}))`,
@@ -50,4 +62,6 @@ export const duckdbDialect: Dialect = {
   leastIgnoringNulls: (expressions) => (expressions.length === 1 ? expressions[0]! : `least(${expressions.join(', ')})`),
   greatestIgnoringNulls: (expressions) => (expressions.length === 1 ? expressions[0]! : `greatest(${expressions.join(', ')})`),
   listType: (elementType) => `${elementType}[]`,
+  anyValue: (expression) => `arbitrary(${expression})`,
+  xor: (a, b) => `xor(${a}, ${b})`,
 };

@@ -4,12 +4,16 @@ import { duckdbDialect, type Dialect, type ParamValue } from './dialect.js';
 /**
  * The bound values of one SQL statement. Every predicate compiled into the statement adds to the
  * same instance, so placeholder numbers compose: `$1…$k` from the first predicate, `$k+1…` from
- * the next. Values are never spliced into SQL text.
+ * the next. Values are never spliced into SQL text. `V` is the driver's value type (DuckDB's by
+ * default; `unknown` for node-postgres).
  */
-export class SqlParams {
-  private readonly bound: DuckDBValue[] = [];
+export class SqlParams<V = DuckDBValue> {
+  private readonly bound: V[] = [];
+  readonly dialect: Dialect<V>;
 
-  constructor(readonly dialect: Dialect = duckdbDialect) {}
+  constructor(dialect?: Dialect<V>) {
+    this.dialect = dialect ?? (duckdbDialect as Dialect<unknown> as Dialect<V>);
+  }
 
   /** Binds `value` and returns its typed placeholder, e.g. `CAST($3 AS DATE)`. */
   add(value: ParamValue, sqlType: string): string {
@@ -18,7 +22,7 @@ export class SqlParams {
   }
 
   /** The values in placeholder order, for `warehouse.query(sql, params.values)`. */
-  get values(): DuckDBValue[] {
+  get values(): V[] {
     return [...this.bound];
   }
 
@@ -26,3 +30,6 @@ export class SqlParams {
     return this.bound.length;
   }
 }
+
+/** Parameters of any dialect: what code that only emits SQL (the compiler, the funnel) takes. */
+export type AnySqlParams = SqlParams<unknown>;

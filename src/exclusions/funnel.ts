@@ -1,5 +1,5 @@
 import type { PreparedCondition } from '../conditions/condition.service.js';
-import type { SqlParams } from '../conditions/params.js';
+import type { AnySqlParams } from '../conditions/params.js';
 import { assertNever } from '../util/assert-never.js';
 import type { PolicyStep } from './policy.schemas.js';
 import { PROFILE_TABLE } from '../warehouse/schema.js';
@@ -82,7 +82,7 @@ export function contactSince(asOf: Date, days: number): Date {
 }
 
 /** Customers with an entry on the list that is unexpired at `asOf`. */
-function onList(listName: string, step: number, ctx: StepContext, params: SqlParams): string {
+function onList(listName: string, step: number, ctx: StepContext, params: AnySqlParams): string {
   const name = params.add(listName, 'VARCHAR');
   const at = params.add(ctx.asOf.toISOString(), 'TIMESTAMPTZ');
   return `SELECT customer_id, ${step} AS step FROM list_members WHERE list_name = ${name} AND (expires_at IS NULL OR expires_at > ${at})`;
@@ -92,7 +92,7 @@ function onList(listName: string, step: number, ctx: StepContext, params: SqlPar
  * `SELECT customer_id, <step number>` for every customer the step removes (whether or not they are
  * in the segment; the caller joins). Duplicates are harmless: the caller takes the minimum.
  */
-export function stepSource(step: PolicyStep, index: number, ctx: StepContext, params: SqlParams): string {
+export function stepSource(step: PolicyStep, index: number, ctx: StepContext, params: AnySqlParams): string {
   const n = index + 1;
   switch (step.type) {
     case 'list':
@@ -132,7 +132,7 @@ export function stepSource(step: PolicyStep, index: number, ctx: StepContext, pa
 export function compileFirstRemovingStep(
   steps: readonly PolicyStep[],
   ctx: StepContext,
-  params: SqlParams,
+  params: AnySqlParams,
 ): { sql: string | undefined; steps: FunnelStep[] } {
   const described: FunnelStep[] = [];
   const sources: string[] = [];
@@ -142,7 +142,7 @@ export function compileFirstRemovingStep(
     described.push({ index: i + 1, name: stepName(step), type: step.type, ...(skipped ? { skipped } : {}), ...(rules ? { rules } : {}) });
     if (!skipped) sources.push(stepSource(step, i, ctx, params));
   });
-  const sql = sources.length === 0 ? undefined : `SELECT customer_id, min(step) AS step FROM (${sources.join(' UNION ALL ')}) GROUP BY customer_id`;
+  const sql = sources.length === 0 ? undefined : `SELECT customer_id, min(step) AS step FROM (${sources.join(' UNION ALL ')}) removing GROUP BY customer_id`;
   return { sql, steps: described };
 }
 

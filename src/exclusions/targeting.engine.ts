@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
-import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { listValue, type DuckDBValue } from '@duckdb/node-api';
+import { duckdbDialect } from '../conditions/dialect.js';
 import { toPlainRows, type Warehouse } from '../warehouse/duckdb.js';
 import { PROFILE_TABLE } from '../warehouse/schema.js';
 import { targetingTable } from '../warehouse/tables.js';
+import { drawControlGroup } from './control-draw.js';
 
 export interface MaterialiseRequest {
   runId: string;
@@ -82,7 +83,10 @@ export class TargetingEngine {
         else removedByStep.set(step, n);
       }
       const control = Math.min(kept, request.controlSize(kept));
-      if (control > 0) await drawControl(c, table, seedKey(request.seed), control, kept);
+      if (control > 0) {
+        const run = async (sql: string, values: DuckDBValue[]) => Number((await c.runAndReadAll(sql, values)).getRowObjectsJS()[0]?.Count ?? 0);
+        await drawControlGroup(run, duckdbDialect, table, request.seed, control, kept);
+      }
       return { segmentCount, removedByStep, kept, control };
     });
   }
@@ -178,41 +182,4 @@ export class TargetingEngine {
     const row = rows[0];
     return row ? { productId: row.product_id, startDate: row.start_date, endDate: row.end_date } : undefined;
   }
-}
-
-/**
- * Marks the `control` kept customers with the smallest seeded hash (ties broken by id): the same
- * seed over the same kept customers draws the same control group. The seed enters the hash's
- * input, not as a second argument: DuckDB combines per-argument hashes so cheaply that similar
- * seeds ('run-1', 'run-2') would rank customers alike. Hashes are uniform, so the k smallest lie
- * below about k/kept of the range; ranking only those candidates (with a margin) halves the cost,
- * and when too few fall below the bound the draw is simply redone over everyone.
- */
-async function drawControl(c: DuckDBConnection, table: string, key: bigint, control: number, kept: number): Promise<void> {
-  const rank = `hash(xor(customer_id, $1))`;
-  const draw = (bound: string) =>
-    c.runAndReadAll(
-      `UPDATE ${table} SET is_control = TRUE WHERE customer_id IN (
-         SELECT customer_id FROM ${table} WHERE removed_by_step = 0 ${bound}
-         ORDER BY ${rank}, customer_id LIMIT $2)`,
-      bound ? [key, BigInt(control), candidateBound(control, kept)] : [key, BigInt(control)],
-    );
-  const fraction = control / kept;
-  if (fraction < 0.4) {
-    const marked = await draw(`AND ${rank} <= CAST($3 AS UBIGINT)`);
-    if (Number(marked.getRowObjectsJS()[0]?.Count ?? 0) === control) return;
-    await c.run(`UPDATE ${table} SET is_control = FALSE WHERE is_control`);
-  }
-  await draw('');
-}
-
-/** A hash bound below which comfortably more than `control` of `kept` uniform hashes fall. */
-function candidateBound(control: number, kept: number): bigint {
-  const share = Math.min(0.5, (control / kept) * 1.05 + 64 / kept);
-  return BigInt(Math.ceil(share * 2 ** 64));
-}
-
-/** 62 bits of the seed's SHA-256: a BIGINT to mix into every customer id before hashing. */
-export function seedKey(seed: string): bigint {
-  return createHash('sha256').update(seed).digest().readBigInt64BE(0) >> 2n;
 }

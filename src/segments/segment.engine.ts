@@ -1,15 +1,16 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { PersonalKind } from '../catalog/catalog.js';
-import { SqlParams } from '../conditions/params.js';
+import { SqlParams, type AnySqlParams } from '../conditions/params.js';
 import { ident, toPlainRows, type Row, type Warehouse } from '../warehouse/duckdb.js';
 import { PROFILE_TABLE } from '../warehouse/schema.js';
 import { segmentMembersTable, segmentNumbersTable } from '../warehouse/tables.js';
 import { loadPhoneNumbers, type PhoneNumberReport } from '../uploads/phone-numbers.js';
 import { assertNever } from '../util/assert-never.js';
+import { previewQuery, readPreviewRows } from './preview.query.js';
 
 /** A compiled condition: a two-valued boolean over the profile row `alias`, adding its values to `params`. */
 export interface CustomerPredicate {
-  predicate(params: SqlParams, alias?: string): string;
+  predicate(params: AnySqlParams, alias?: string): string;
 }
 
 /** Values of one breakdown column, most frequent first; `null` stands for customers without a value. */
@@ -109,7 +110,7 @@ export class SegmentEngine {
   constructor(private readonly warehouse: Warehouse) {}
 
   /**
-   * Count and every breakdown in ONE scan (`GROUPING SETS`). The same scan names a customer of every
+   * Count and every breakdown in ONE scan (`previewQuery`). The same scan names a customer of every
    * group (`arbitrary`, nearly free), which is the sample: one customer per city, per brand…, fetched
    * by id. Evaluating the condition a second time for a sample cost a third of the preview when the
    * condition joins big member tables. Only when the groups name too few customers does a LIMITed
@@ -117,47 +118,15 @@ export class SegmentEngine {
    */
   async preview(condition: CustomerPredicate, request: PreviewRequest): Promise<PreviewCounts> {
     const params = new SqlParams();
-    const where = condition.predicate(params, 'c');
-    const top = params.add(request.topValues, 'INTEGER');
-    const columns = request.breakdown.map((name) => ident(name));
-    const groupingFlags = columns.map((col, i) => `GROUPING(${col}) AS g${i}`);
-    const keys = columns.map((col, i) => `CAST(${col} AS VARCHAR) AS k${i}`);
-    const sets = ['()', ...columns.map((col) => `(${col})`)].join(', ');
-    const partition = columns.length > 0 ? `PARTITION BY ${columns.map((_, i) => `g${i}`).join(', ')}` : '';
-    const sql = `
-      WITH grouped AS (
-        SELECT ${[...groupingFlags, ...keys, 'count(*)::BIGINT AS n', 'arbitrary(c.customer_id) AS any_id'].join(', ')}
-        FROM ${PROFILE} c WHERE ${where}
-        GROUP BY GROUPING SETS (${sets})
-      )
-      SELECT * FROM grouped
-      QUALIFY row_number() OVER (${partition} ORDER BY n DESC${columns.map((_, i) => `, k${i}`).join('')}) <= ${top}`;
-
+    const sql = previewQuery(condition.predicate(params, 'c'), request, params);
     return this.warehouse.read(async (c) => {
-      const rows = await readRows<Record<string, unknown>>(c, sql, params.values);
-      let count = 0;
-      const sampleIds = new Set<number>();
-      const breakdown: PreviewCounts['breakdown'] = {};
-      for (const name of request.breakdown) breakdown[name] = { values: [], otherCount: 0 };
-      for (const row of rows) {
-        if (row.any_id !== null && sampleIds.size < request.sampleSize) sampleIds.add(Number(row.any_id));
-        const grouped = request.breakdown.findIndex((_, i) => Number(row[`g${i}`]) === 0);
-        if (grouped === -1) {
-          count = Number(row.n);
-          continue;
-        }
-        const value = row[`k${grouped}`];
-        breakdown[request.breakdown[grouped]!]!.values.push({ value: value === null ? null : String(value), count: Number(row.n) });
-      }
-      for (const entry of Object.values(breakdown)) {
-        entry.otherCount = count - entry.values.reduce((sum, v) => sum + v.count, 0);
-      }
-      const enough = sampleIds.size >= Math.min(request.sampleSize, count);
+      const { count, breakdown, sampleIds } = readPreviewRows(await readRows<Record<string, unknown>>(c, sql, params.values), request);
+      const enough = sampleIds.length >= Math.min(request.sampleSize, count);
       const sample =
         count === 0 || request.sampleSize === 0
           ? []
           : enough
-            ? await this.rowsById(c, [...sampleIds], request.sampleColumns)
+            ? await this.rowsById(c, sampleIds, request.sampleColumns)
             : await this.sampleRows(c, condition, request);
       return { count, breakdown, sample };
     });

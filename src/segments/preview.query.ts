@@ -1,0 +1,56 @@
+import type { AnySqlParams } from '../conditions/params.js';
+import { PROFILE_TABLE } from '../warehouse/schema.js';
+import type { PreviewCounts, PreviewRequest } from './segment.engine.js';
+
+/**
+ * The preview's one statement, in the dialect of `params`: the count and every breakdown in ONE
+ * scan (`GROUPING SETS`), the top values of each breakdown, and one customer of every group (the
+ * dialect's cheapest "any value"), which is the sample. `where` is the condition's predicate over
+ * the profile aliased `c`, compiled into the same `params`.
+ */
+export function previewQuery(where: string, request: Pick<PreviewRequest, 'breakdown' | 'topValues'>, params: AnySqlParams): string {
+  const { dialect } = params;
+  const top = params.add(request.topValues, 'INTEGER');
+  const columns = request.breakdown.map((name) => `c.${dialect.quoteIdent(name)}`);
+  const groupingFlags = columns.map((col, i) => `GROUPING(${col}) AS g${i}`);
+  const keys = columns.map((col, i) => `${dialect.cast(col, 'VARCHAR')} AS k${i}`);
+  const sets = ['()', ...columns.map((col) => `(${col})`)].join(', ');
+  const partition = columns.length > 0 ? `PARTITION BY ${columns.map((_, i) => `g${i}`).join(', ')}` : '';
+  const count = dialect.cast('count(*)', 'BIGINT');
+  // A ranked subquery rather than QUALIFY, which Postgres lacks; the groups are few, so it costs nothing.
+  return `
+    SELECT * FROM (
+      SELECT grouped.*, row_number() OVER (${partition} ORDER BY n DESC${columns.map((_, i) => `, k${i}`).join('')}) AS top_rank
+      FROM (
+        SELECT ${[...groupingFlags, ...keys, `${count} AS n`, `${dialect.anyValue('c.customer_id')} AS any_id`].join(', ')}
+        FROM ${dialect.quoteIdent(PROFILE_TABLE)} c WHERE ${where}
+        GROUP BY GROUPING SETS (${sets})
+      ) grouped
+    ) ranked
+    WHERE top_rank <= ${top}`;
+}
+
+/** The count, the breakdowns and up to `sampleSize` customer ids of the sample from the rows of `previewQuery`. */
+export function readPreviewRows(
+  rows: ReadonlyArray<Record<string, unknown>>,
+  request: Pick<PreviewRequest, 'breakdown' | 'sampleSize'>,
+): Omit<PreviewCounts, 'sample'> & { sampleIds: number[] } {
+  let count = 0;
+  const sampleIds = new Set<number>();
+  const breakdown: PreviewCounts['breakdown'] = {};
+  for (const name of request.breakdown) breakdown[name] = { values: [], otherCount: 0 };
+  for (const row of rows) {
+    if (row.any_id !== null && row.any_id !== undefined && sampleIds.size < request.sampleSize) sampleIds.add(Number(row.any_id));
+    const grouped = request.breakdown.findIndex((_, i) => Number(row[`g${i}`]) === 0);
+    if (grouped === -1) {
+      count = Number(row.n);
+      continue;
+    }
+    const value = row[`k${grouped}`];
+    breakdown[request.breakdown[grouped]!]!.values.push({ value: value === null ? null : String(value), count: Number(row.n) });
+  }
+  for (const entry of Object.values(breakdown)) {
+    entry.otherCount = count - entry.values.reduce((sum, v) => sum + v.count, 0);
+  }
+  return { count, breakdown, sampleIds: [...sampleIds] };
+}
