@@ -35,7 +35,8 @@ import { sizeLabel, type BenchCase, type BenchContext, type BenchSuite } from '.
  *   status change, then the batch jobs), beside a raw COPY FREEZE of the same rows;
  * - dispatch: in-process send workers (BullMQ batches → BatchSender) to an in-process accept-all
  *   gateway, throttle off, beside the ledger's own ceiling (claim + record statements alone) and
- *   one BullMQ job per message running the same BatchSender on batches of one;
+ *   one BullMQ job per message running the same BatchSender on batches of one (claim, suppression,
+ *   cap, render, submit, record: one row each; ~3 commits per message, so it is WAL-flush bound);
  * - the same through the SMPP simulator (its own process, real PDUs on loopback);
  * - throttle accuracy: two `src/worker.ts` processes sharing a 500/s gateway rate.
  *
@@ -47,7 +48,7 @@ import { sizeLabel, type BenchCase, type BenchContext, type BenchSuite } from '.
  * Knobs: BENCH_SEND_CLASS (marketing, the default, or notification: blacklist only, no cap),
  * BENCH_SEND_CASES (launch,dispatch,ceiling,per-message,smpp,throttle; default all),
  * BENCH_SEND_CHUNK (statements' chunk, default 500), BENCH_SEND_BATCH (recipients per job, 1000),
- * BENCH_SEND_CONCURRENCY (jobs at once per worker, 4), BENCH_SEND_BASELINE_MESSAGES (50000),
+ * BENCH_SEND_CONCURRENCY (jobs at once per worker, 4), BENCH_SEND_BASELINE_MESSAGES (20000),
  * BENCH_SEND_BASELINE_CONCURRENCY (16), BENCH_SEND_SMPP_MESSAGES (100000), BENCH_SEND_SMPP_WINDOW
  * (maxOutstanding, 500), BENCH_SEND_THROTTLE_SECONDS (30), BENCH_SEND_LAUNCH_RUNS (3).
  */
@@ -72,7 +73,7 @@ function knob(name: string, fallback: number): number {
 const CHUNK = knob('BENCH_SEND_CHUNK', 500);
 const BATCH = knob('BENCH_SEND_BATCH', 1000);
 const CONCURRENCY = knob('BENCH_SEND_CONCURRENCY', 4);
-const BASELINE_MESSAGES = knob('BENCH_SEND_BASELINE_MESSAGES', 50_000);
+const BASELINE_MESSAGES = knob('BENCH_SEND_BASELINE_MESSAGES', 20_000);
 const BASELINE_CONCURRENCY = knob('BENCH_SEND_BASELINE_CONCURRENCY', 16);
 const SMPP_MESSAGES = knob('BENCH_SEND_SMPP_MESSAGES', 100_000);
 const SMPP_WINDOW = knob('BENCH_SEND_SMPP_WINDOW', 500);
@@ -334,7 +335,6 @@ function cases(ctx: BenchContext): BenchCase[] {
       size,
       baseline: launchOp,
       async prepare() {
-        const p = await prepare(ctx, size);
         if (!current) throw new Error('the launch case must run first');
         csv = path.join(ctx.scratch('send-copy'), 'ledger.csv');
         const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
@@ -348,7 +348,6 @@ function cases(ctx: BenchContext): BenchCase[] {
         } finally {
           await client.end();
         }
-        void p;
       },
       async run() {
         const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
