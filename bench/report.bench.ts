@@ -175,7 +175,9 @@ export const bench: BenchSuite = {
         size,
         rows: LEDGER_ROWS,
         runs: 3,
-        run: () => postgresReport(container),
+        run: async () => {
+          await postgresReport(container);
+        },
       },
       {
         operation: 'campaign report, no breakdown (DuckDB)',
