@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { assertNever } from '../../util/assert-never.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
+import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
+import { ThrottlePause } from '../session/throttle-pause.js';
 import { MAX_PARTS } from '../sms-encoding.js';
 import { cmppTimestamp, connectAuthenticator, ismgAuthenticator } from './cmpp.auth.js';
 import { bodyOf, CmppFrameReader, decodePdu, decodeReport, encodePdu, writeCoalesced } from './cmpp.codec.js';
@@ -112,9 +114,8 @@ export class CmppGateway implements Gateway {
   private consecutiveFailures = 0;
   private lastError: string | undefined;
   private readonly connectedWaiters = new Set<(connection: Connection | null) => void>();
-  private inFlight = 0;
-  private readonly windowQueue: Array<() => void> = [];
-  private pausedUntil = 0;
+  private readonly window: ConcurrencyLimit;
+  private readonly throttle = new ThrottlePause();
   private concatenationRef = 0;
   private readonly pendingMo = new Map<string, PendingMo>();
   private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
@@ -124,6 +125,7 @@ export class CmppGateway implements Gateway {
     this.config = cmppGatewayConfigSchema.parse(options.config);
     this.retryable = new Set(this.config.retryableResults);
     this.logger = options.logger.child({ gateway: options.name });
+    this.window = new ConcurrencyLimit(this.config.maxOutstanding);
     this.connect();
   }
 
@@ -178,10 +180,9 @@ export class CmppGateway implements Gateway {
     return submitParts(ref, parts, (part) => this.submitPart(message.msisdn, part), this.config.throttlePauseMs);
   }
 
-  private async submitPart(msisdn: string, part: ContentPart): Promise<PartResult> {
-    await this.acquireSlot();
-    try {
-      await this.waitOutThrottlePause();
+  private submitPart(msisdn: string, part: ContentPart): Promise<PartResult> {
+    return this.window.run(async () => {
+      await this.throttle.waitOut();
       const connection = await this.connectedConnection(Date.now() + this.config.connectWaitMs);
       if (!connection) return NOT_CONNECTED;
       const body = bodyOf('SUBMIT', {
@@ -201,9 +202,7 @@ export class CmppGateway implements Gateway {
       });
       const response = await this.request(connection, { command: 'SUBMIT', sequenceId: 0, body }, this.config.responseTimeoutMs);
       return this.partResult(response);
-    } finally {
-      this.releaseSlot();
-    }
+    });
   }
 
   private partResult(response: CmppPdu | 'timeout' | 'lost' | 'unwritten'): PartResult {
@@ -220,7 +219,7 @@ export class CmppGateway implements Gateway {
       case 'accepted':
         return { kind: 'accepted', id: messageIdString(msgId) };
       case 'retryable':
-        if (result === RESULT_FLOW_CONTROL) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.config.throttlePauseMs);
+        if (result === RESULT_FLOW_CONTROL) this.throttle.pauseFor(this.config.throttlePauseMs);
         return { kind: 'retryable', code: resultCode(result), message: `the ISMG answered ${describeResult(result)}` };
       case 'rejected':
         return { kind: 'rejected', code: resultCode(result), message: `the ISMG answered ${describeResult(result)}` };
@@ -260,27 +259,6 @@ export class CmppGateway implements Gateway {
   private nextConcatenationRef(): number {
     this.concatenationRef = (this.concatenationRef + 1) % 256;
     return this.concatenationRef;
-  }
-
-  private async acquireSlot(): Promise<void> {
-    if (this.inFlight < this.config.maxOutstanding) {
-      this.inFlight += 1;
-      return;
-    }
-    // The releasing part hands its slot straight over, so inFlight stays as it is.
-    await new Promise<void>((resolve) => this.windowQueue.push(resolve));
-  }
-
-  private releaseSlot(): void {
-    const next = this.windowQueue.shift();
-    if (next) next();
-    else this.inFlight -= 1;
-  }
-
-  private async waitOutThrottlePause(): Promise<void> {
-    for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) {
-      await sleep(wait);
-    }
   }
 
   private connectedConnection(deadline: number): Promise<Connection | null> {
@@ -530,8 +508,4 @@ export class CmppGateway implements Gateway {
       }
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

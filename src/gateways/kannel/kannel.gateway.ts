@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
+import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { submitEach } from '../session/message-outcome.js';
 import { encodeSms, MAX_PARTS } from '../sms-encoding.js';
 import { normaliseMessageId } from '../smpp/smpp.receipt.js';
@@ -68,8 +69,7 @@ export class KannelGateway implements Gateway {
   private readonly logger: Logger;
   private readonly token: string;
   private readonly dlrUrlPrefix: string;
-  private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly requestSlots: ConcurrencyLimit;
   private reachability: 'connecting' | 'connected' | 'down' = 'connecting';
   private lastError: string | undefined;
   private consecutiveFailures = 0;
@@ -81,6 +81,7 @@ export class KannelGateway implements Gateway {
     this.name = options.name;
     this.config = kannelGatewayConfigSchema.parse(options.config);
     this.logger = options.logger.child({ gateway: options.name });
+    this.requestSlots = new ConcurrencyLimit(this.config.maxConcurrent);
     this.token = dlrToken(this.config.password, this.name);
     const base = this.config.dlrUrlBase.replace(/\/+$/, '');
     // %d type, %A the SMSC's answer or receipt text, %T when, %F the SMSC's id (for people reading
@@ -118,7 +119,7 @@ export class KannelGateway implements Gateway {
   async close(): Promise<void> {
     this.closed = true;
     for (const controller of this.inFlightRequests) controller.abort(new Error('the Kannel gateway is closing'));
-    for (const wake of this.waiting.splice(0)) wake();
+    this.requestSlots.admitAll();
   }
 
   /**
@@ -178,7 +179,10 @@ export class KannelGateway implements Gateway {
   /** One sendsms request within the concurrency limit. */
   private async request(url: string): Promise<Verdict> {
     if (this.closed) return { kind: 'retryable', code: 'NOT_CONNECTED', message: 'the Kannel gateway is closed' };
-    await this.acquire();
+    return this.requestSlots.run(() => this.sendsms(url));
+  }
+
+  private async sendsms(url: string): Promise<Verdict> {
     const controller = new AbortController();
     this.inFlightRequests.add(controller);
     const timer = setTimeout(() => controller.abort(new TimeoutError()), this.config.timeoutMs);
@@ -209,7 +213,6 @@ export class KannelGateway implements Gateway {
     } finally {
       clearTimeout(timer);
       this.inFlightRequests.delete(controller);
-      this.release();
     }
   }
 
@@ -239,21 +242,6 @@ export class KannelGateway implements Gateway {
     this.reachability = 'down';
     this.lastError = reason;
     this.consecutiveFailures += 1;
-  }
-
-  private async acquire(): Promise<void> {
-    if (this.inFlight < this.config.maxConcurrent) {
-      this.inFlight += 1;
-      return;
-    }
-    // The releasing request hands its slot straight over, so inFlight stays as it is.
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.inFlight -= 1;
   }
 
   private emit<E extends keyof GatewayEvents>(event: E, payload: Parameters<GatewayEvents[E]>[0]): void {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { maskMsisdn } from '../../security/mask.js';
 import { assertNever } from '../../util/assert-never.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, OutboundMms, SubmitOutcome } from '../gateway.js';
+import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { buildSubmitRequest } from './mm7.content.js';
 import { MalformedMultipartError, parseContentType, parseMultipartRelated } from './mm7.multipart.js';
 import { receiptStatusOf, recipientKey, recipientMessageId } from './mm7.receipt.js';
@@ -95,13 +96,12 @@ export class Mm7Gateway implements Gateway {
   private readonly authorization: string | undefined;
   private readonly callbackDigest: Buffer;
   private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
-  private readonly waiting: Array<() => void> = [];
+  private readonly requestSlots: ConcurrencyLimit;
   private readonly requests = new Set<http.ClientRequest>();
   private readonly contentIds = new WeakMap<Uint8Array, number>();
   private readonly transactionPrefix = randomBytes(4).toString('hex');
   private transactionSeq = 0;
   private contentSeq = 0;
-  private active = 0;
   private state: 'connecting' | 'connected' | 'down' | 'closed' = 'connecting';
   private consecutiveFailures = 0;
   private lastError: string | undefined;
@@ -112,6 +112,7 @@ export class Mm7Gateway implements Gateway {
     this.name = options.name;
     this.config = mm7GatewayConfigSchema.parse(options.config);
     this.logger = options.logger.child({ gateway: options.name });
+    this.requestSlots = new ConcurrencyLimit(this.config.maxConcurrentRequests);
     this.url = new URL(this.config.url);
     const agentOptions = { keepAlive: true, maxSockets: this.config.maxConcurrentRequests };
     this.agent = this.url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -152,7 +153,7 @@ export class Mm7Gateway implements Gateway {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    for (const wake of this.waiting.splice(0)) wake();
+    this.requestSlots.admitAll();
     for (const request of this.requests) request.destroy(new Error('the MM7 gateway is closing'));
     this.agent.destroy();
   }
@@ -279,9 +280,8 @@ export class Mm7Gateway implements Gateway {
   }
 
   /** One SubmitReq over HTTP, within a concurrency slot; records how the link is doing. */
-  private async exchange(messages: ReadonlyArray<OutboundMessage & { mms: OutboundMms }>): Promise<Exchange> {
-    await this.acquireSlot();
-    try {
+  private exchange(messages: ReadonlyArray<OutboundMessage & { mms: OutboundMms }>): Promise<Exchange> {
+    return this.requestSlots.run(async () => {
       if (this.state === 'closed') return failed('retryable', 'NOT_CONNECTED', 'the MM7 gateway is closed', false);
       const first = messages[0]!;
       const request = buildSubmitRequest(
@@ -301,9 +301,7 @@ export class Mm7Gateway implements Gateway {
       const exchange = this.exchangeOf(result);
       this.record(exchange, messages);
       return exchange;
-    } finally {
-      this.releaseSlot();
-    }
+    });
   }
 
   private exchangeOf(result: HttpResult): Exchange {
@@ -408,21 +406,6 @@ export class Mm7Gateway implements Gateway {
   private nextTransactionId(): string {
     this.transactionSeq += 1;
     return `quanke-${this.transactionPrefix}-${this.transactionSeq}`;
-  }
-
-  private async acquireSlot(): Promise<void> {
-    if (this.active < this.config.maxConcurrentRequests) {
-      this.active += 1;
-      return;
-    }
-    // The releasing request hands its slot straight over, so `active` stays as it is.
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  private releaseSlot(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active -= 1;
   }
 }
 

@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import smpp, { type Pdu, type Session, type ShortMessage } from 'smpp';
 import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
+import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
+import { ThrottlePause } from '../session/throttle-pause.js';
 import { encodeSms, MAX_PARTS, type SmsEncoding } from '../sms-encoding.js';
 import { normaliseMessageId, parseReceipt } from './smpp.receipt.js';
 
@@ -111,9 +113,8 @@ export class SmppGateway implements Gateway {
   private consecutiveFailures = 0;
   private lastError: string | undefined;
   private readonly boundWaiters = new Set<(connection: Connection | null) => void>();
-  private inFlight = 0;
-  private readonly windowQueue: Array<() => void> = [];
-  private pausedUntil = 0;
+  private readonly window: ConcurrencyLimit;
+  private readonly throttle = new ThrottlePause();
   private concatenationRef = 0;
   private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
 
@@ -121,6 +122,7 @@ export class SmppGateway implements Gateway {
     this.name = options.name;
     this.config = smppGatewayConfigSchema.parse(options.config);
     this.logger = options.logger.child({ gateway: options.name });
+    this.window = new ConcurrencyLimit(this.config.maxOutstanding);
     this.connect();
   }
 
@@ -180,10 +182,9 @@ export class SmppGateway implements Gateway {
     );
   }
 
-  private async submitPart(msisdn: string, text: string, encoding: SmsEncoding, udh: Buffer | null): Promise<PartResult> {
-    await this.acquireSlot();
-    try {
-      await this.waitOutThrottlePause();
+  private submitPart(msisdn: string, text: string, encoding: SmsEncoding, udh: Buffer | null): Promise<PartResult> {
+    return this.window.run(async () => {
+      await this.throttle.waitOut();
       const connection = await this.boundConnection(Date.now() + this.config.connectWaitMs);
       if (!connection) return NOT_CONNECTED;
       const pdu = new smpp.PDU('submit_sm', {
@@ -194,10 +195,8 @@ export class SmppGateway implements Gateway {
         data_coding: encoding === 'UCS2' ? DATA_CODING_UCS2 : DATA_CODING_SMSC_DEFAULT,
         short_message: udh ? { udh, message: text } : { message: text },
       });
-      return await this.exchange(connection, pdu);
-    } finally {
-      this.releaseSlot();
-    }
+      return this.exchange(connection, pdu);
+    });
   }
 
   /** Writes a submit_sm and resolves with its answer, or `unknown` when none comes. */
@@ -229,9 +228,7 @@ export class SmppGateway implements Gateway {
       if (!id) return { kind: 'unknown', code: 'NO_MESSAGE_ID', message: 'the SMSC took the part without giving a message id' };
       return { kind: 'accepted', id: normaliseMessageId(id, this.config.messageIdFormat.submit) };
     }
-    if (BACK_OFF_STATUSES.has(status)) {
-      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.config.throttlePauseMs);
-    }
+    if (BACK_OFF_STATUSES.has(status)) this.throttle.pauseFor(this.config.throttlePauseMs);
     const kind = RETRYABLE_STATUSES.has(status) ? 'retryable' : 'rejected';
     return { kind, code: commandStatusCode(status), message: `the SMSC answered ${describeStatus(status)}` };
   }
@@ -239,27 +236,6 @@ export class SmppGateway implements Gateway {
   private nextConcatenationRef(): number {
     this.concatenationRef = (this.concatenationRef + 1) % 256;
     return this.concatenationRef;
-  }
-
-  private async acquireSlot(): Promise<void> {
-    if (this.inFlight < this.config.maxOutstanding) {
-      this.inFlight += 1;
-      return;
-    }
-    // The releasing part hands its slot straight over, so inFlight stays as it is.
-    await new Promise<void>((resolve) => this.windowQueue.push(resolve));
-  }
-
-  private releaseSlot(): void {
-    const next = this.windowQueue.shift();
-    if (next) next();
-    else this.inFlight -= 1;
-  }
-
-  private async waitOutThrottlePause(): Promise<void> {
-    for (let wait = this.pausedUntil - Date.now(); wait > 0; wait = this.pausedUntil - Date.now()) {
-      await sleep(wait);
-    }
   }
 
   private boundConnection(deadline: number): Promise<Connection | null> {
@@ -455,8 +431,4 @@ function contentText(content: ShortMessage | undefined, dataCoding: number | nul
     return Buffer.from(message.subarray(0, message.length - (message.length % 2))).swap16().toString('utf16le');
   }
   return message.toString('latin1');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
