@@ -5,6 +5,7 @@ import { assertNever } from '../../util/assert-never.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
+import { OutstandingRequests, type NoResponse } from '../session/outstanding-requests.js';
 import { ThrottlePause } from '../session/throttle-pause.js';
 import { MAX_PARTS } from '../sms-encoding.js';
 import { cmppTimestamp, connectAuthenticator, ismgAuthenticator } from './cmpp.auth.js';
@@ -83,8 +84,8 @@ interface Connection {
   nextSequence: number;
   failure?: string;
   socketError?: string;
-  /** Settles each written, unanswered request by Sequence_Id (SUBMITs and control requests alike). */
-  readonly outstanding: Map<number, (response: CmppPdu | null) => void>;
+  /** Each written, unanswered request by Sequence_Id (SUBMITs and control requests alike). */
+  readonly outstanding: OutstandingRequests<CmppPdu>;
   attemptTimer?: NodeJS.Timeout;
   activeTestTimer?: NodeJS.Timeout;
   lastReceivedAt: number;
@@ -205,7 +206,7 @@ export class CmppGateway implements Gateway {
     });
   }
 
-  private partResult(response: CmppPdu | 'timeout' | 'lost' | 'unwritten'): PartResult {
+  private partResult(response: CmppPdu | NoResponse | 'unwritten'): PartResult {
     if (response === 'unwritten') return NOT_CONNECTED;
     if (response === 'timeout') {
       return { kind: 'unknown', code: 'RESPONSE_TIMEOUT', message: `no SUBMIT_RESP within ${this.config.responseTimeoutMs} ms` };
@@ -230,24 +231,12 @@ export class CmppGateway implements Gateway {
    * Writes a request and resolves with its response, or says why none came: `timeout`, `lost`
    * (the connection closed first) or `unwritten` (the connection was already gone).
    */
-  private request(connection: Connection, pdu: CmppPdu, timeoutMs: number): Promise<CmppPdu | 'timeout' | 'lost' | 'unwritten'> {
-    return new Promise((resolve) => {
-      if (connection.socket.destroyed || !connection.socket.writable) {
-        resolve('unwritten');
-        return;
-      }
-      const sequenceId = this.nextSequence(connection);
-      const timer = setTimeout(() => {
-        connection.outstanding.delete(sequenceId);
-        resolve('timeout');
-      }, timeoutMs);
-      connection.outstanding.set(sequenceId, (response) => {
-        connection.outstanding.delete(sequenceId);
-        clearTimeout(timer);
-        resolve(response ?? 'lost');
-      });
-      writeCoalesced(connection.socket, encodePdu({ ...pdu, sequenceId } as CmppPdu, connection.version));
-    });
+  private async request(connection: Connection, pdu: CmppPdu, timeoutMs: number): Promise<CmppPdu | NoResponse | 'unwritten'> {
+    if (connection.socket.destroyed || !connection.socket.writable) return 'unwritten';
+    const sequenceId = this.nextSequence(connection);
+    const response = connection.outstanding.response(sequenceId, timeoutMs);
+    writeCoalesced(connection.socket, encodePdu({ ...pdu, sequenceId } as CmppPdu, connection.version));
+    return response;
   }
 
   private nextSequence(connection: Connection): number {
@@ -290,7 +279,7 @@ export class CmppGateway implements Gateway {
       version: this.config.version,
       connected: false,
       nextSequence: 1,
-      outstanding: new Map(),
+      outstanding: new OutstandingRequests(),
       lastReceivedAt: Date.now(),
     };
     this.connection = connection;
@@ -392,7 +381,7 @@ export class CmppGateway implements Gateway {
       case 'SUBMIT_RESP':
       case 'ACTIVE_TEST_RESP':
       case 'TERMINATE_RESP':
-        connection.outstanding.get(pdu.sequenceId)?.(pdu);
+        connection.outstanding.answer(pdu.sequenceId, pdu);
         return;
       case 'DELIVER':
         this.onDeliver(connection, pdu);
@@ -473,7 +462,7 @@ export class CmppGateway implements Gateway {
   private onClose(connection: Connection): void {
     clearTimeout(connection.attemptTimer);
     clearTimeout(connection.activeTestTimer);
-    for (const settle of [...connection.outstanding.values()]) settle(null);
+    connection.outstanding.loseAll();
     if (connection !== this.connection) return;
     this.connection = null;
     if (this.state === 'closed') return;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
+import { OutstandingRequests } from '../session/outstanding-requests.js';
 import { ThrottlePause } from '../session/throttle-pause.js';
 import { encodeSms, MAX_PARTS, type SmsEncoding } from '../sms-encoding.js';
 import { normaliseMessageId, parseReceipt } from './smpp.receipt.js';
@@ -91,8 +92,8 @@ interface Connection {
   /** Why the attempt or the link failed, when we know better than the socket. */
   failure?: string;
   socketError?: string;
-  /** Settles each written, unanswered submit_sm, by sequence number. */
-  readonly outstanding: Map<number, (result: PartResult) => void>;
+  /** Each written, unanswered submit_sm, by sequence number. */
+  readonly outstanding: OutstandingRequests<PartResult>;
   attemptTimer?: NodeJS.Timeout;
   enquireTimer?: NodeJS.Timeout;
 }
@@ -200,25 +201,15 @@ export class SmppGateway implements Gateway {
   }
 
   /** Writes a submit_sm and resolves with its answer, or `unknown` when none comes. */
-  private exchange(connection: Connection, pdu: Pdu): Promise<PartResult> {
-    return new Promise<PartResult>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (result: PartResult): void => {
-        if (!connection.outstanding.delete(pdu.sequence_number)) return;
-        clearTimeout(timer);
-        resolve(result);
-      };
-      const written = connection.session.send(pdu, (response) => settle(this.partResult(response)));
-      if (!written) {
-        resolve(NOT_CONNECTED);
-        return;
-      }
-      connection.outstanding.set(pdu.sequence_number, settle);
-      timer = setTimeout(
-        () => settle({ kind: 'unknown', code: 'RESPONSE_TIMEOUT', message: `no submit_sm_resp within ${this.config.responseTimeoutMs} ms` }),
-        this.config.responseTimeoutMs,
-      );
-    });
+  private async exchange(connection: Connection, pdu: Pdu): Promise<PartResult> {
+    const written = connection.session.send(pdu, (response) => connection.outstanding.answer(pdu.sequence_number, this.partResult(response)));
+    if (!written) return NOT_CONNECTED;
+    const answer = await connection.outstanding.response(pdu.sequence_number, this.config.responseTimeoutMs);
+    if (answer === 'timeout') {
+      return { kind: 'unknown', code: 'RESPONSE_TIMEOUT', message: `no submit_sm_resp within ${this.config.responseTimeoutMs} ms` };
+    }
+    if (answer === 'lost') return { kind: 'unknown', code: 'CONNECTION_LOST', message: 'the connection closed before the SMSC answered' };
+    return answer;
   }
 
   private partResult(response: Pdu): PartResult {
@@ -260,7 +251,7 @@ export class SmppGateway implements Gateway {
     if (this.state === 'closed') return;
     this.state = 'connecting';
     const session = smpp.connect({ host: this.config.host, port: this.config.port });
-    const connection: Connection = { session, bound: false, outstanding: new Map() };
+    const connection: Connection = { session, bound: false, outstanding: new OutstandingRequests() };
     this.connection = connection;
     // One deadline for the TCP connect and the bind: a silent host must not keep us 'connecting'.
     connection.attemptTimer = setTimeout(() => {
@@ -338,9 +329,7 @@ export class SmppGateway implements Gateway {
   private onClose(connection: Connection): void {
     clearTimeout(connection.attemptTimer);
     clearInterval(connection.enquireTimer);
-    for (const settle of [...connection.outstanding.values()]) {
-      settle({ kind: 'unknown', code: 'CONNECTION_LOST', message: 'the connection closed before the SMSC answered' });
-    }
+    connection.outstanding.loseAll();
     if (connection !== this.connection) return;
     this.connection = null;
     if (this.state === 'closed') return;
