@@ -12,6 +12,8 @@ import { campaignHeadline, funnelSummary, printFunnel } from './campaigns/campai
 import { watchCampaign } from './campaigns/campaign.watch.js';
 import { demoPlaces, startFromNothing } from './demo/fresh-start.js';
 import { printReport } from './demo/report.js';
+import { step } from './demo/steps.js';
+import type { SmscSimulator } from './gateways/simulator/smsc.simulator.js';
 
 /**
  * `npm run demo`: one campaign end to end on this machine, as the services run it in production —
@@ -42,11 +44,7 @@ const DEMO_PARTS_PER_SECOND = 25;
 // Recipients leave `queued` a chunk at a time; small chunks let the bar move smoothly.
 const DEMO_BATCH_SIZE = 25;
 const DEMO_CHUNK_SIZE = 5;
-const STEPS = 7;
 
-function step(n: number, text: string): void {
-  console.log(`\n[${n}/${STEPS}] ${text}`);
-}
 
 async function main(signal: AbortSignal): Promise<void> {
   const base = loadConfig();
@@ -95,13 +93,13 @@ async function main(signal: AbortSignal): Promise<void> {
     console.log(`  send workers in this process: ${config.SEND_CONCURRENCY} jobs at once, ${config.SEND_BATCH_SIZE} recipients a job, claimed ${config.SEND_CHUNK_SIZE} at a time`);
     signal.throwIfAborted();
 
-    await runCampaign(container, signal);
+    await runCampaign(container, simulator.simulator, signal);
   } finally {
     for (const close of closers) await close().catch((error: unknown) => console.error('while closing:', error));
   }
 }
 
-async function runCampaign(container: Container, signal: AbortSignal): Promise<void> {
+async function runCampaign(container: Container, simulator: SmscSimulator, signal: AbortSignal): Promise<void> {
   const { campaigns, segments } = container;
 
   step(3, `segment "${SEGMENT.name}" by ${OPERATOR.name}`);
@@ -153,7 +151,7 @@ async function runCampaign(container: Container, signal: AbortSignal): Promise<v
   if (finished.status !== 'completed') throw new Error(`the campaign stopped ${finished.status}, not completed`);
 
   console.log(`\nfunnel: ${funnelSummary(await campaigns.funnel(created.id))}`);
-  await printReport({ container, campaign: finished });
+  await printReport({ container, campaign: finished, simulator, signal });
 }
 
 const interrupt = new AbortController();
