@@ -47,7 +47,7 @@ import { sizeLabel, type BenchCase, type BenchContext, type BenchSuite } from '.
  *
  * Knobs: BENCH_SEND_CLASS (marketing, the default, or notification: blacklist only, no cap),
  * BENCH_SEND_CASES (launch,dispatch,ceiling,per-message,smpp,throttle; default all),
- * BENCH_SEND_CHUNK (statements' chunk, default 500), BENCH_SEND_BATCH (recipients per job, 1000),
+ * BENCH_SEND_CHUNK (statements' chunk, default 1000), BENCH_SEND_BATCH (recipients per job, 2000),
  * BENCH_SEND_CONCURRENCY (jobs at once per worker, 4), BENCH_SEND_BASELINE_MESSAGES (20000),
  * BENCH_SEND_BASELINE_CONCURRENCY (16), BENCH_SEND_SMPP_MESSAGES (100000), BENCH_SEND_SMPP_WINDOW
  * (maxOutstanding, 500), BENCH_SEND_THROTTLE_SECONDS (30), BENCH_SEND_LAUNCH_RUNS (3).
@@ -70,8 +70,8 @@ function knob(name: string, fallback: number): number {
   return value;
 }
 
-const CHUNK = knob('BENCH_SEND_CHUNK', 500);
-const BATCH = knob('BENCH_SEND_BATCH', 1000);
+const CHUNK = knob('BENCH_SEND_CHUNK', 1000);
+const BATCH = knob('BENCH_SEND_BATCH', 2000);
 const CONCURRENCY = knob('BENCH_SEND_CONCURRENCY', 4);
 const BASELINE_MESSAGES = knob('BENCH_SEND_BASELINE_MESSAGES', 20_000);
 const BASELINE_CONCURRENCY = knob('BENCH_SEND_BASELINE_CONCURRENCY', 16);
