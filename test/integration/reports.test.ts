@@ -307,8 +307,8 @@ describe('campaign report', () => {
       expect(group.target).toMatchObject(want.target);
       expect(group.control).toMatchObject(want.control);
     }
-    const sum = (f: (g: { target: Record<string, number>; control: Record<string, number> }) => number) =>
-      report.breakdown.reduce((s: number, g: never) => s + f(g), 0);
+    const sum = (f: (g: { target: Record<string, number>; control: Record<string, number> }) => number | undefined) =>
+      report.breakdown.reduce((s: number, g: never) => s + (f(g) ?? 0), 0);
     expect(sum((g) => g.target.size)).toBe(report.target.size);
     expect(sum((g) => g.target.conversions)).toBe(report.target.conversions);
     expect(sum((g) => g.control.size)).toBe(report.control.size);
