@@ -48,7 +48,7 @@ export function safeIdent(name: string): string {
 export const duckdbDialect: Dialect<DuckDBValue> = {
   name: 'duckdb',
   placeholder: (index) => `$${index}`,
-  bind: (value) => (Array.isArray(value) ? listValue([...(value as ReadonlyArray<string | number | boolean>)]) : (value as DuckDBValue)),
+  bind: (value) => (Array.isArray(value) ? duckdbList(value as ReadonlyArray<string | number | boolean>) : (value as DuckDBValue)),
   cast: (expression, type) => `CAST(${expression} AS ${type})`,
   // Bound as DOUBLE, not the column's DECIMAL(10,2): that cast would round 99.999 to 100.00 and
   // change what `arpu > 99.999` means.
@@ -65,3 +65,17 @@ export const duckdbDialect: Dialect<DuckDBValue> = {
   anyValue: (expression) => `arbitrary(${expression})`,
   xor: (a, b) => `xor(${a}, ${b})`,
 };
+
+/**
+ * A list parameter. The driver types a list by its FIRST element, so `[1, 2.5]` would be an
+ * INTEGER list that cannot hold 2.5, and `[1, 2 ** 40]` one that cannot hold 2^40: whole numbers
+ * go as 128-bit integers, other numbers as their shortest exact text, and the placeholder's cast
+ * makes them the compared type.
+ */
+function duckdbList(items: ReadonlyArray<string | number | boolean>): DuckDBValue {
+  if (items.length > 0 && items.every((v) => typeof v === 'number')) {
+    const numbers = items as readonly number[];
+    return listValue(numbers.every(Number.isInteger) ? numbers.map((v) => BigInt(v)) : numbers.map((v) => String(v)));
+  }
+  return listValue([...items]);
+}

@@ -22,7 +22,7 @@ export function seedKey(seed: string): number {
   return createHash('sha256').update(seed).digest().readUInt32BE(0);
 }
 
-/** The rank of one customer under a seed key, exactly as `rankedSql` computes it. */
+/** The rank of one customer under a seed key, exactly as `controlRanksSql` computes it. */
 export function controlRank(customerId: number | bigint, key: number): number {
   const id = BigInt(customerId);
   let x = (id & MASK32) ^ (id >> 32n) ^ BigInt(key);
@@ -36,7 +36,7 @@ export function controlRank(customerId: number | bigint, key: number): number {
  * `customer_id` column). Each mixing step is a nested projection, so an engine without common
  * subexpression elimination still computes each step once per row.
  */
-function rankedSql(dialect: Dialect<unknown>, source: string, key: string): string {
+export function controlRanksSql(dialect: Dialect<unknown>, source: string, key: string): string {
   const mask = dialect.cast('4294967295', 'BIGINT');
   const mix = (x: string) => `((${dialect.xor(`(${x} >> 16)`, x)} * ${Number(MULTIPLIER)}) & ${mask})`;
   const folded = dialect.xor(dialect.xor(`(customer_id & ${mask})`, '(customer_id >> 32)'), key);
@@ -68,7 +68,7 @@ export async function drawControlGroup<V>(
     const bound = bounded ? ` WHERE rank <= ${params.add(candidateBound(control, kept), 'BIGINT')}` : '';
     const limit = params.add(control, 'BIGINT');
     const sql = `UPDATE ${table} SET is_control = TRUE WHERE customer_id IN (
-      SELECT customer_id FROM (${rankedSql(dialect, keptRows, key)}) ranked${bound}
+      SELECT customer_id FROM (${controlRanksSql(dialect, keptRows, key)}) ranked${bound}
       ORDER BY rank, customer_id LIMIT ${limit})`;
     return run(sql, params.values);
   };
