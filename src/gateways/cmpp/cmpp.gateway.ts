@@ -6,6 +6,7 @@ import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutc
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
 import { OutstandingRequests, type NoResponse } from '../session/outstanding-requests.js';
+import { Reconnector } from '../session/reconnector.js';
 import { ThrottlePause } from '../session/throttle-pause.js';
 import { MAX_PARTS } from '../sms-encoding.js';
 import { cmppTimestamp, connectAuthenticator, ismgAuthenticator } from './cmpp.auth.js';
@@ -80,7 +81,6 @@ interface Connection {
   readonly socket: Socket;
   readonly reader: CmppFrameReader;
   readonly version: CmppVersion;
-  connected: boolean;
   nextSequence: number;
   failure?: string;
   socketError?: string;
@@ -97,8 +97,6 @@ interface PendingMo {
   timer: NodeJS.Timeout;
 }
 
-type ConnectionState = 'connecting' | 'connected' | 'down' | 'closed';
-
 /**
  * An SP's CMPP 2.0 / 3.0 connection to an ISMG (transmitter and receiver on one TCP connection).
  * It connects when constructed and stays connected (ACTIVE_TEST when idle, reconnects with
@@ -109,12 +107,8 @@ export class CmppGateway implements Gateway {
   private readonly config: CmppGatewayConfig;
   private readonly logger: Logger;
   private readonly retryable: ReadonlySet<number>;
-  private state: ConnectionState = 'connecting';
-  private connection: Connection | null = null;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private consecutiveFailures = 0;
-  private lastError: string | undefined;
-  private readonly connectedWaiters = new Set<(connection: Connection | null) => void>();
+  /** The CONNECTed link kept up. */
+  private readonly link: Reconnector<Connection>;
   private readonly window: ConcurrencyLimit;
   private readonly throttle = new ThrottlePause();
   private concatenationRef = 0;
@@ -127,7 +121,8 @@ export class CmppGateway implements Gateway {
     this.retryable = new Set(this.config.retryableResults);
     this.logger = options.logger.child({ gateway: options.name });
     this.window = new ConcurrencyLimit(this.config.maxOutstanding);
-    this.connect();
+    this.link = new Reconnector(this.config, () => this.connect());
+    this.link.start();
   }
 
   async submit(batch: readonly OutboundMessage[]): Promise<SubmitOutcome[]> {
@@ -139,12 +134,7 @@ export class CmppGateway implements Gateway {
   }
 
   status(): GatewayStatus {
-    const status = this.state === 'connected' ? 'connected' : this.state === 'connecting' ? 'connecting' : 'down';
-    return {
-      status,
-      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
-      consecutiveFailures: this.consecutiveFailures,
-    };
+    return this.link.status();
   }
 
   on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
@@ -152,14 +142,12 @@ export class CmppGateway implements Gateway {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    clearTimeout(this.reconnectTimer);
-    this.wakeConnectedWaiters(null);
+    if (this.link.isClosed) return;
+    this.link.close();
     for (const key of [...this.pendingMo.keys()]) this.flushMo(key);
-    const connection = this.connection;
+    const connection = this.link.connection;
     if (!connection) return;
-    if (connection.connected) {
+    if (this.link.live) {
       await this.request(connection, { command: 'TERMINATE', sequenceId: 0, body: {} }, Math.min(this.config.responseTimeoutMs, TERMINATE_WAIT_MS));
     }
     if (!connection.socket.destroyed) {
@@ -184,7 +172,7 @@ export class CmppGateway implements Gateway {
   private submitPart(msisdn: string, part: ContentPart): Promise<PartResult> {
     return this.window.run(async () => {
       await this.throttle.waitOut();
-      const connection = await this.connectedConnection(Date.now() + this.config.connectWaitMs);
+      const connection = await this.link.waitForLive(this.config.connectWaitMs);
       if (!connection) return NOT_CONNECTED;
       const body = bodyOf('SUBMIT', {
         pkTotal: part.pkTotal,
@@ -250,39 +238,18 @@ export class CmppGateway implements Gateway {
     return this.concatenationRef;
   }
 
-  private connectedConnection(deadline: number): Promise<Connection | null> {
-    if (this.connection?.connected) return Promise.resolve(this.connection);
-    if (this.state === 'closed' || deadline <= Date.now()) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const waiter = (connection: Connection | null): void => {
-        clearTimeout(timer);
-        this.connectedWaiters.delete(waiter);
-        resolve(connection);
-      };
-      const timer = setTimeout(() => waiter(null), deadline - Date.now());
-      this.connectedWaiters.add(waiter);
-    });
-  }
-
-  private wakeConnectedWaiters(connection: Connection | null): void {
-    for (const waiter of [...this.connectedWaiters]) waiter(connection);
-  }
-
-  private connect(): void {
-    if (this.state === 'closed') return;
-    this.state = 'connecting';
+  /** One attempt: TCP connect, then CONNECT. */
+  private connect(): Connection {
     const socket = new Socket();
     socket.setNoDelay(true);
     const connection: Connection = {
       socket,
       reader: new CmppFrameReader(),
       version: this.config.version,
-      connected: false,
       nextSequence: 1,
       outstanding: new OutstandingRequests(),
       lastReceivedAt: Date.now(),
     };
-    this.connection = connection;
     // One deadline for the TCP connect and the CONNECT: a silent host must not keep us 'connecting'.
     connection.attemptTimer = setTimeout(() => {
       connection.failure = `no CONNECT_RESP within ${this.config.responseTimeoutMs} ms`;
@@ -295,6 +262,7 @@ export class CmppGateway implements Gateway {
     });
     socket.on('close', () => this.onClose(connection));
     socket.connect({ host: this.config.host, port: this.config.port });
+    return connection;
   }
 
   private async login(connection: Connection): Promise<void> {
@@ -307,7 +275,7 @@ export class CmppGateway implements Gateway {
       this.config.responseTimeoutMs,
     );
     clearTimeout(connection.attemptTimer);
-    if (this.state === 'closed' || connection !== this.connection || typeof response === 'string') return;
+    if (!this.link.isCurrent(connection) || typeof response === 'string') return;
     if (response.command !== 'CONNECT_RESP') {
       this.fail(connection, `the ISMG answered CONNECT with ${response.command}`);
       return;
@@ -321,12 +289,9 @@ export class CmppGateway implements Gateway {
       this.fail(connection, 'the ISMG did not prove it holds the shared secret (AuthenticatorISMG mismatch)');
       return;
     }
-    connection.connected = true;
-    this.state = 'connected';
-    this.consecutiveFailures = 0;
     this.logger.info({ host: this.config.host, port: this.config.port, sourceAddr, version }, 'cmpp connected');
     this.scheduleActiveTest(connection);
-    this.wakeConnectedWaiters(connection);
+    this.link.up(connection);
   }
 
   private fail(connection: Connection, reason: string): void {
@@ -338,7 +303,7 @@ export class CmppGateway implements Gateway {
   private scheduleActiveTest(connection: Connection): void {
     const periodMs = this.config.activeTestSeconds * 1_000;
     connection.activeTestTimer = setTimeout(async () => {
-      if (!connection.connected || connection.socket.destroyed) return;
+      if (connection.socket.destroyed) return;
       if (Date.now() - connection.lastReceivedAt < periodMs) {
         this.scheduleActiveTest(connection);
         return;
@@ -463,29 +428,10 @@ export class CmppGateway implements Gateway {
     clearTimeout(connection.attemptTimer);
     clearTimeout(connection.activeTestTimer);
     connection.outstanding.loseAll();
-    if (connection !== this.connection) return;
-    this.connection = null;
-    if (this.state === 'closed') return;
     const reason = connection.failure ?? connection.socketError ?? 'the connection closed';
-    if (connection.connected) {
-      this.lastError = `connection lost: ${reason}`;
-      this.logger.warn({ reason }, 'cmpp connection lost');
-    } else {
-      this.consecutiveFailures += 1;
-      this.lastError = reason;
-      this.logger.warn({ reason, consecutiveFailures: this.consecutiveFailures }, 'cmpp connect failed');
-    }
-    this.state = 'down';
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    const { reconnectMinMs } = this.config;
-    const reconnectMaxMs = Math.max(this.config.reconnectMaxMs, reconnectMinMs);
-    const ceiling = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.consecutiveFailures, 30));
-    // Equal jitter: half fixed, half random, so that many workers do not reconnect in step.
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    const dropped = this.link.dropped(connection, reason);
+    if (dropped === 'lost') this.logger.warn({ reason }, 'cmpp connection lost');
+    if (dropped === 'failed') this.logger.warn({ reason, consecutiveFailures: this.link.consecutiveFailures }, 'cmpp connect failed');
   }
 
   private emit<E extends keyof GatewayEvents>(event: E, payload: Parameters<GatewayEvents[E]>[0]): void {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
+import { LinkStatus } from '../session/link-status.js';
 import { submitEach } from '../session/message-outcome.js';
 import { encodeSms, MAX_PARTS } from '../sms-encoding.js';
 import { normaliseMessageId } from '../smpp/smpp.receipt.js';
@@ -70,9 +71,8 @@ export class KannelGateway implements Gateway {
   private readonly token: string;
   private readonly dlrUrlPrefix: string;
   private readonly requestSlots: ConcurrencyLimit;
-  private reachability: 'connecting' | 'connected' | 'down' = 'connecting';
-  private lastError: string | undefined;
-  private consecutiveFailures = 0;
+  /** Whether smsbox answers: the last requests' fate (see `request`). */
+  private readonly link = new LinkStatus();
   private closed = false;
   private readonly inFlightRequests = new Set<AbortController>();
   private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
@@ -105,11 +105,7 @@ export class KannelGateway implements Gateway {
   }
 
   status(): GatewayStatus {
-    return {
-      status: this.reachability,
-      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
-      consecutiveFailures: this.consecutiveFailures,
-    };
+    return this.link.status();
   }
 
   on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
@@ -193,20 +189,20 @@ export class KannelGateway implements Gateway {
       if (verdict.kind === 'unauthorised') {
         // Every message would be refused the same way: report it like a link that will not come up,
         // so that the sender pauses the campaign with this reason rather than failing every recipient.
-        this.failed(verdict.message);
+        this.link.failed(verdict.message);
         return { kind: 'retryable', code: verdict.code, message: verdict.message };
       }
-      if (verdict.kind === 'retryable') this.failed(verdict.message);
-      else this.reached();
+      if (verdict.kind === 'retryable') this.link.failed(verdict.message);
+      else this.link.up();
       return verdict;
     } catch (error) {
       if (error instanceof TimeoutError || (error as Error).name === 'TimeoutError') {
-        this.failed(`no answer from Kannel within ${this.config.timeoutMs} ms`);
+        this.link.failed(`no answer from Kannel within ${this.config.timeoutMs} ms`);
         return { kind: 'unknown', code: 'RESPONSE_TIMEOUT', message: `no sendsms answer within ${this.config.timeoutMs} ms` };
       }
       const code = networkCode(error);
       const reason = `Kannel's sendsms interface is unreachable (${code ?? 'network error'})`;
-      this.failed(reason);
+      this.link.failed(reason);
       if (this.closed) return { kind: 'unknown', code: 'CLOSED', message: 'the gateway closed with the request open' };
       if (code !== undefined && NOT_SENT_ERRORS.has(code)) return { kind: 'retryable', code: 'NOT_CONNECTED', message: reason };
       return { kind: 'unknown', code: code ?? 'NETWORK_ERROR', message: `${reason}; the request may have reached it` };
@@ -224,24 +220,12 @@ export class KannelGateway implements Gateway {
     try {
       const response = await fetch(this.config.sendsmsUrl, { signal: AbortSignal.timeout(this.config.timeoutMs) });
       await response.body?.cancel();
-      if (this.reachability === 'connecting') this.reachability = 'connected';
+      if (this.link.state === 'connecting') this.link.up();
     } catch (error) {
-      if (this.reachability === 'connecting' && !this.closed) {
-        this.reachability = 'down';
-        this.lastError = `Kannel's sendsms interface is unreachable (${networkCode(error) ?? 'network error'})`;
+      if (this.link.state === 'connecting' && !this.closed) {
+        this.link.down(`Kannel's sendsms interface is unreachable (${networkCode(error) ?? 'network error'})`);
       }
     }
-  }
-
-  private reached(): void {
-    this.reachability = 'connected';
-    this.consecutiveFailures = 0;
-  }
-
-  private failed(reason: string): void {
-    this.reachability = 'down';
-    this.lastError = reason;
-    this.consecutiveFailures += 1;
   }
 
   private emit<E extends keyof GatewayEvents>(event: E, payload: Parameters<GatewayEvents[E]>[0]): void {

@@ -7,6 +7,7 @@ import { maskMsisdn } from '../../security/mask.js';
 import { assertNever } from '../../util/assert-never.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, OutboundMms, SubmitOutcome } from '../gateway.js';
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
+import { LinkStatus } from '../session/link-status.js';
 import { buildSubmitRequest } from './mm7.content.js';
 import { MalformedMultipartError, parseContentType, parseMultipartRelated } from './mm7.multipart.js';
 import { receiptStatusOf, recipientKey, recipientMessageId } from './mm7.receipt.js';
@@ -102,9 +103,9 @@ export class Mm7Gateway implements Gateway {
   private readonly transactionPrefix = randomBytes(4).toString('hex');
   private transactionSeq = 0;
   private contentSeq = 0;
-  private state: 'connecting' | 'connected' | 'down' | 'closed' = 'connecting';
-  private consecutiveFailures = 0;
-  private lastError: string | undefined;
+  /** Connectionless: how the last exchanges went (see `record`). */
+  private readonly link = new LinkStatus();
+  private closed = false;
   /** False once the MMSC answered 3003: it takes one recipient per SubmitReq. */
   private multipleRecipients = true;
 
@@ -142,8 +143,8 @@ export class Mm7Gateway implements Gateway {
   }
 
   status(): GatewayStatus {
-    const status = this.state === 'closed' ? 'down' : this.state;
-    return { status, ...(this.lastError === undefined ? {} : { lastError: this.lastError }), consecutiveFailures: this.consecutiveFailures };
+    const status = this.link.status();
+    return this.closed ? { ...status, status: 'down' } : status;
   }
 
   on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
@@ -151,8 +152,8 @@ export class Mm7Gateway implements Gateway {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (this.closed) return;
+    this.closed = true;
     this.requestSlots.admitAll();
     for (const request of this.requests) request.destroy(new Error('the MM7 gateway is closing'));
     this.agent.destroy();
@@ -282,7 +283,7 @@ export class Mm7Gateway implements Gateway {
   /** One SubmitReq over HTTP, within a concurrency slot; records how the link is doing. */
   private exchange(messages: ReadonlyArray<OutboundMessage & { mms: OutboundMms }>): Promise<Exchange> {
     return this.requestSlots.run(async () => {
-      if (this.state === 'closed') return failed('retryable', 'NOT_CONNECTED', 'the MM7 gateway is closed', false);
+      if (this.closed) return failed('retryable', 'NOT_CONNECTED', 'the MM7 gateway is closed', false);
       const first = messages[0]!;
       const request = buildSubmitRequest(
         {
@@ -338,17 +339,14 @@ export class Mm7Gateway implements Gateway {
       const status = classifyMm7Status(exchange.rsp.statusCode);
       if (status.kind === 'gateway' || status.kind === 'retryable') failure = `MM7 ${exchange.rsp.statusCode} ${status.name}`;
     }
-    if (this.state === 'closed') return;
+    if (this.closed) return;
     if (failure === null) {
-      this.consecutiveFailures = 0;
-      this.state = 'connected';
+      this.link.up();
       return;
     }
-    this.consecutiveFailures += 1;
-    this.lastError = failure;
-    this.state = 'down';
+    const consecutiveFailures = this.link.failed(failure);
     this.logger.warn(
-      { reason: failure, consecutiveFailures: this.consecutiveFailures, recipients: messages.length, first: maskMsisdn(messages[0]?.msisdn ?? '') },
+      { reason: failure, consecutiveFailures, recipients: messages.length, first: maskMsisdn(messages[0]?.msisdn ?? '') },
       'mm7 submit failed',
     );
   }

@@ -5,6 +5,7 @@ import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutc
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
 import { OutstandingRequests } from '../session/outstanding-requests.js';
+import { Reconnector } from '../session/reconnector.js';
 import { ThrottlePause } from '../session/throttle-pause.js';
 import { encodeSms, MAX_PARTS, type SmsEncoding } from '../sms-encoding.js';
 import { normaliseMessageId, parseReceipt } from './smpp.receipt.js';
@@ -88,7 +89,6 @@ const NOT_CONNECTED: PartResult = { kind: 'retryable', code: 'NOT_CONNECTED', me
 
 interface Connection {
   readonly session: Session;
-  bound: boolean;
   /** Why the attempt or the link failed, when we know better than the socket. */
   failure?: string;
   socketError?: string;
@@ -98,8 +98,6 @@ interface Connection {
   enquireTimer?: NodeJS.Timeout;
 }
 
-type ConnectionState = 'connecting' | 'connected' | 'down' | 'closed';
-
 /**
  * An SMPP 3.4 ESME over one bind_transceiver. It connects when constructed and stays connected
  * (enquire_link, reconnects with exponential backoff and jitter) until `close()`.
@@ -108,12 +106,8 @@ export class SmppGateway implements Gateway {
   readonly name: string;
   private readonly config: SmppGatewayConfig;
   private readonly logger: Logger;
-  private state: ConnectionState = 'connecting';
-  private connection: Connection | null = null;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private consecutiveFailures = 0;
-  private lastError: string | undefined;
-  private readonly boundWaiters = new Set<(connection: Connection | null) => void>();
+  /** The bind_transceiver session kept up. */
+  private readonly link: Reconnector<Connection>;
   private readonly window: ConcurrencyLimit;
   private readonly throttle = new ThrottlePause();
   private concatenationRef = 0;
@@ -124,7 +118,8 @@ export class SmppGateway implements Gateway {
     this.config = smppGatewayConfigSchema.parse(options.config);
     this.logger = options.logger.child({ gateway: options.name });
     this.window = new ConcurrencyLimit(this.config.maxOutstanding);
-    this.connect();
+    this.link = new Reconnector(this.config, () => this.connect());
+    this.link.start();
   }
 
   async submit(batch: readonly OutboundMessage[]): Promise<SubmitOutcome[]> {
@@ -136,12 +131,7 @@ export class SmppGateway implements Gateway {
   }
 
   status(): GatewayStatus {
-    const status = this.state === 'connected' ? 'connected' : this.state === 'connecting' ? 'connecting' : 'down';
-    return {
-      status,
-      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
-      consecutiveFailures: this.consecutiveFailures,
-    };
+    return this.link.status();
   }
 
   on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
@@ -149,13 +139,11 @@ export class SmppGateway implements Gateway {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    clearTimeout(this.reconnectTimer);
-    this.wakeBoundWaiters(null);
-    const connection = this.connection;
+    if (this.link.isClosed) return;
+    this.link.close();
+    const connection = this.link.connection;
     if (!connection) return;
-    if (connection.bound) await this.unbind(connection);
+    if (this.link.live) await this.unbind(connection);
     if (!connection.session.socket.destroyed) {
       await new Promise<void>((resolve) => connection.session.destroy(resolve));
     }
@@ -186,7 +174,7 @@ export class SmppGateway implements Gateway {
   private submitPart(msisdn: string, text: string, encoding: SmsEncoding, udh: Buffer | null): Promise<PartResult> {
     return this.window.run(async () => {
       await this.throttle.waitOut();
-      const connection = await this.boundConnection(Date.now() + this.config.connectWaitMs);
+      const connection = await this.link.waitForLive(this.config.connectWaitMs);
       if (!connection) return NOT_CONNECTED;
       const pdu = new smpp.PDU('submit_sm', {
         source_addr: this.config.sourceAddr,
@@ -229,30 +217,10 @@ export class SmppGateway implements Gateway {
     return this.concatenationRef;
   }
 
-  private boundConnection(deadline: number): Promise<Connection | null> {
-    if (this.connection?.bound) return Promise.resolve(this.connection);
-    if (this.state === 'closed' || deadline <= Date.now()) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      const waiter = (connection: Connection | null): void => {
-        clearTimeout(timer);
-        this.boundWaiters.delete(waiter);
-        resolve(connection);
-      };
-      const timer = setTimeout(() => waiter(null), deadline - Date.now());
-      this.boundWaiters.add(waiter);
-    });
-  }
-
-  private wakeBoundWaiters(connection: Connection | null): void {
-    for (const waiter of [...this.boundWaiters]) waiter(connection);
-  }
-
-  private connect(): void {
-    if (this.state === 'closed') return;
-    this.state = 'connecting';
+  /** One attempt: TCP connect, then bind_transceiver. */
+  private connect(): Connection {
     const session = smpp.connect({ host: this.config.host, port: this.config.port });
-    const connection: Connection = { session, bound: false, outstanding: new OutstandingRequests() };
-    this.connection = connection;
+    const connection: Connection = { session, outstanding: new OutstandingRequests() };
     // One deadline for the TCP connect and the bind: a silent host must not keep us 'connecting'.
     connection.attemptTimer = setTimeout(() => {
       connection.failure = `no bind_transceiver_resp within ${this.config.responseTimeoutMs} ms`;
@@ -277,6 +245,7 @@ export class SmppGateway implements Gateway {
     session.on('unknown', (pdu: Pdu) => {
       session.send(pdu.response());
     });
+    return connection;
   }
 
   private bind(connection: Connection): void {
@@ -288,18 +257,15 @@ export class SmppGateway implements Gateway {
     });
     connection.session.send(pdu, (response) => {
       clearTimeout(connection.attemptTimer);
-      if (this.state === 'closed' || connection !== this.connection) return;
+      if (!this.link.isCurrent(connection)) return;
       if (response.command_status !== ESME_ROK) {
         connection.failure = `bind refused: ${describeStatus(response.command_status)}`;
         connection.session.destroy();
         return;
       }
-      connection.bound = true;
-      this.state = 'connected';
-      this.consecutiveFailures = 0;
       this.logger.info({ host: this.config.host, port: this.config.port, systemId: this.config.systemId }, 'smpp bound');
       connection.enquireTimer = setInterval(() => this.enquireLink(connection), this.config.enquireLinkSeconds * 1_000);
-      this.wakeBoundWaiters(connection);
+      this.link.up(connection);
     });
   }
 
@@ -330,29 +296,10 @@ export class SmppGateway implements Gateway {
     clearTimeout(connection.attemptTimer);
     clearInterval(connection.enquireTimer);
     connection.outstanding.loseAll();
-    if (connection !== this.connection) return;
-    this.connection = null;
-    if (this.state === 'closed') return;
     const reason = connection.failure ?? connection.socketError ?? 'the connection closed';
-    if (connection.bound) {
-      this.lastError = `connection lost: ${reason}`;
-      this.logger.warn({ reason }, 'smpp connection lost');
-    } else {
-      this.consecutiveFailures += 1;
-      this.lastError = reason;
-      this.logger.warn({ reason, consecutiveFailures: this.consecutiveFailures }, 'smpp bind failed');
-    }
-    this.state = 'down';
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    const { reconnectMinMs } = this.config;
-    const reconnectMaxMs = Math.max(this.config.reconnectMaxMs, reconnectMinMs);
-    const ceiling = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** Math.min(this.consecutiveFailures, 30));
-    // Equal jitter: half fixed, half random, so that many workers do not reconnect in step.
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    const dropped = this.link.dropped(connection, reason);
+    if (dropped === 'lost') this.logger.warn({ reason }, 'smpp connection lost');
+    if (dropped === 'failed') this.logger.warn({ reason, consecutiveFailures: this.link.consecutiveFailures }, 'smpp bind failed');
   }
 
   private onDeliverSm(connection: Connection, pdu: Pdu): void {
