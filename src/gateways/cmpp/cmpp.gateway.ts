@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { assertNever } from '../../util/assert-never.js';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
+import { GatewayListeners } from '../session/gateway-listeners.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
 import { OutstandingRequests, type NoResponse } from '../session/outstanding-requests.js';
 import { Reconnector } from '../session/reconnector.js';
@@ -113,13 +114,14 @@ export class CmppGateway implements Gateway {
   private readonly throttle = new ThrottlePause();
   private concatenationRef = 0;
   private readonly pendingMo = new Map<string, PendingMo>();
-  private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
+  private readonly listeners: GatewayListeners;
 
   constructor(options: CmppGatewayOptions) {
     this.name = options.name;
     this.config = cmppGatewayConfigSchema.parse(options.config);
     this.retryable = new Set(this.config.retryableResults);
     this.logger = options.logger.child({ gateway: options.name });
+    this.listeners = new GatewayListeners(this.logger, 'cmpp listener failed');
     this.window = new ConcurrencyLimit(this.config.maxOutstanding);
     this.link = new Reconnector(this.config, () => this.connect());
     this.link.start();
@@ -138,7 +140,7 @@ export class CmppGateway implements Gateway {
   }
 
   on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
-    this.listeners[event].push(listener);
+    this.listeners.on(event, listener);
   }
 
   async close(): Promise<void> {
@@ -386,7 +388,7 @@ export class CmppGateway implements Gateway {
         this.logger.warn({ err: error, length: body.msgContent.length }, 'cmpp status report not understood');
         return;
       }
-      this.emit('receipt', { gateway: this.name, gatewayMessageId: receipt.messageId, status: receipt.status, errorCode: receipt.errorCode, doneAt: receipt.doneAt, receivedAt });
+      this.listeners.emit('receipt', { gateway: this.name, gatewayMessageId: receipt.messageId, status: receipt.status, errorCode: receipt.errorCode, doneAt: receipt.doneAt, receivedAt });
       return;
     }
     this.onMo(body, receivedAt);
@@ -396,7 +398,7 @@ export class CmppGateway implements Gateway {
     const { text, concatenation } = decodeContent(body.msgContent, body.msgFmt, body.tpUdhi);
     const msisdn = body.srcTerminalId;
     if (!concatenation || concatenation.total <= 1) {
-      this.emit('mo', { gateway: this.name, msisdn, to: body.destId, text, receivedAt });
+      this.listeners.emit('mo', { gateway: this.name, msisdn, to: body.destId, text, receivedAt });
       return;
     }
     // The parts of a long reply arrive as separate DELIVERs: put back together before anyone reads it.
@@ -421,7 +423,7 @@ export class CmppGateway implements Gateway {
     this.pendingMo.delete(key);
     clearTimeout(pending.timer);
     const msisdn = key.slice(0, key.indexOf('|'));
-    this.emit('mo', { gateway: this.name, msisdn, to: pending.to, text: pending.parts.filter((part) => part !== undefined).join(''), receivedAt: new Date() });
+    this.listeners.emit('mo', { gateway: this.name, msisdn, to: pending.to, text: pending.parts.filter((part) => part !== undefined).join(''), receivedAt: new Date() });
   }
 
   private onClose(connection: Connection): void {
@@ -432,15 +434,5 @@ export class CmppGateway implements Gateway {
     const dropped = this.link.dropped(connection, reason);
     if (dropped === 'lost') this.logger.warn({ reason }, 'cmpp connection lost');
     if (dropped === 'failed') this.logger.warn({ reason, consecutiveFailures: this.link.consecutiveFailures }, 'cmpp connect failed');
-  }
-
-  private emit<E extends keyof GatewayEvents>(event: E, payload: Parameters<GatewayEvents[E]>[0]): void {
-    for (const listener of this.listeners[event]) {
-      try {
-        (listener as (value: typeof payload) => void)(payload);
-      } catch (error) {
-        this.logger.error({ err: error, event }, 'cmpp listener failed');
-      }
-    }
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
+import { GatewayListeners } from '../session/gateway-listeners.js';
 import { LinkStatus } from '../session/link-status.js';
 import { submitEach } from '../session/message-outcome.js';
 import { encodeSms, MAX_PARTS } from '../sms-encoding.js';
@@ -75,12 +76,13 @@ export class KannelGateway implements Gateway {
   private readonly link = new LinkStatus();
   private closed = false;
   private readonly inFlightRequests = new Set<AbortController>();
-  private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
+  private readonly listeners: GatewayListeners;
 
   constructor(options: KannelGatewayOptions) {
     this.name = options.name;
     this.config = kannelGatewayConfigSchema.parse(options.config);
     this.logger = options.logger.child({ gateway: options.name });
+    this.listeners = new GatewayListeners(this.logger, 'kannel listener failed');
     this.requestSlots = new ConcurrencyLimit(this.config.maxConcurrent);
     this.token = dlrToken(this.config.password, this.name);
     const base = this.config.dlrUrlBase.replace(/\/+$/, '');
@@ -109,7 +111,7 @@ export class KannelGateway implements Gateway {
   }
 
   on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
-    this.listeners[event].push(listener);
+    this.listeners.on(event, listener);
   }
 
   async close(): Promise<void> {
@@ -130,7 +132,7 @@ export class KannelGateway implements Gateway {
       this.logger.warn({ type: request.dlr.type }, 'kannel dlr of an unknown type ignored');
       return 'ignored';
     }
-    this.emit('receipt', {
+    this.listeners.emit('receipt', {
       gateway: this.name,
       gatewayMessageId: normaliseMessageId(request.id, 'opaque'),
       ...receipt,
@@ -142,7 +144,7 @@ export class KannelGateway implements Gateway {
   /** An MO message from an sms-service get-url carrying the same token. */
   acceptMo(request: { token: string; msisdn: string; to: string; text: string; receivedAt: Date }): DlrAnswer {
     if (!tokensMatch(request.token, this.token)) return 'forbidden';
-    this.emit('mo', { gateway: this.name, msisdn: request.msisdn, to: request.to, text: request.text, receivedAt: request.receivedAt });
+    this.listeners.emit('mo', { gateway: this.name, msisdn: request.msisdn, to: request.to, text: request.text, receivedAt: request.receivedAt });
     return 'recorded';
   }
 
@@ -224,16 +226,6 @@ export class KannelGateway implements Gateway {
     } catch (error) {
       if (this.link.state === 'connecting' && !this.closed) {
         this.link.down(`Kannel's sendsms interface is unreachable (${networkCode(error) ?? 'network error'})`);
-      }
-    }
-  }
-
-  private emit<E extends keyof GatewayEvents>(event: E, payload: Parameters<GatewayEvents[E]>[0]): void {
-    for (const listener of this.listeners[event]) {
-      try {
-        (listener as (value: typeof payload) => void)(payload);
-      } catch (error) {
-        this.logger.error({ err: error, event }, 'kannel listener failed');
       }
     }
   }

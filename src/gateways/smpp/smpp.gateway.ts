@@ -3,6 +3,7 @@ import smpp, { type Pdu, type Session, type ShortMessage } from 'smpp';
 import { z } from 'zod';
 import type { Gateway, GatewayEvents, GatewayStatus, OutboundMessage, SubmitOutcome } from '../gateway.js';
 import { ConcurrencyLimit } from '../session/concurrency-limit.js';
+import { GatewayListeners } from '../session/gateway-listeners.js';
 import { submitEach, submitParts, type PartResult } from '../session/message-outcome.js';
 import { OutstandingRequests } from '../session/outstanding-requests.js';
 import { Reconnector } from '../session/reconnector.js';
@@ -111,12 +112,13 @@ export class SmppGateway implements Gateway {
   private readonly window: ConcurrencyLimit;
   private readonly throttle = new ThrottlePause();
   private concatenationRef = 0;
-  private readonly listeners: { [E in keyof GatewayEvents]: Array<GatewayEvents[E]> } = { receipt: [], mo: [] };
+  private readonly listeners: GatewayListeners;
 
   constructor(options: SmppGatewayOptions) {
     this.name = options.name;
     this.config = smppGatewayConfigSchema.parse(options.config);
     this.logger = options.logger.child({ gateway: options.name });
+    this.listeners = new GatewayListeners(this.logger, 'smpp listener failed');
     this.window = new ConcurrencyLimit(this.config.maxOutstanding);
     this.link = new Reconnector(this.config, () => this.connect());
     this.link.start();
@@ -135,7 +137,7 @@ export class SmppGateway implements Gateway {
   }
 
   on<E extends keyof GatewayEvents>(event: E, listener: GatewayEvents[E]): void {
-    this.listeners[event].push(listener);
+    this.listeners.on(event, listener);
   }
 
   async close(): Promise<void> {
@@ -322,7 +324,7 @@ export class SmppGateway implements Gateway {
         this.logger.warn({ esmClass: pdu.esm_class }, 'smpp receipt without message id');
         return;
       }
-      this.emit('receipt', {
+      this.listeners.emit('receipt', {
         gateway: this.name,
         gatewayMessageId: receipt.messageId,
         status: receipt.status,
@@ -332,23 +334,13 @@ export class SmppGateway implements Gateway {
       });
       return;
     }
-    this.emit('mo', {
+    this.listeners.emit('mo', {
       gateway: this.name,
       msisdn: pdu.source_addr ?? '',
       to: pdu.destination_addr ?? '',
       text,
       receivedAt,
     });
-  }
-
-  private emit<E extends keyof GatewayEvents>(event: E, payload: Parameters<GatewayEvents[E]>[0]): void {
-    for (const listener of this.listeners[event]) {
-      try {
-        (listener as (value: typeof payload) => void)(payload);
-      } catch (error) {
-        this.logger.error({ err: error, event }, 'smpp listener failed');
-      }
-    }
   }
 }
 
