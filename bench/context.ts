@@ -168,7 +168,9 @@ export class RunnerContext implements BenchContext {
   pg(customers: number): Promise<PgBaseline> {
     let baseline = this.baselines.get(customers);
     if (!baseline) {
-      baseline = this.fixtures(customers).then((f) => openPgBaseline(f, { databaseUrl: BENCH_DATABASE_URL, log: (m) => this.log(m) }));
+      baseline = Promise.all([this.fixtures(customers), this.quanke(customers)]).then(([f, container]) =>
+        openPgBaseline(f, container, { databaseUrl: BENCH_DATABASE_URL, log: (m) => this.log(m) }),
+      );
       this.baselines.set(customers, baseline);
     }
     return baseline;

@@ -73,7 +73,11 @@ export interface BenchContext {
    * runner ends), for benches that import or write.
    */
   container(name: string): Promise<Container>;
-  /** The Postgres baseline warehouse for that size (loaded once, cached in `quanke_bench`). */
+  /**
+   * The same-work Postgres baseline for that size: the warehouse of `quanke(customers)` copied into
+   * `quanke_bench` (kept until the warehouse changes), queried with Quanke's SQL through the
+   * Postgres dialect. Ask for it once the warehouse holds what the cases read.
+   */
   pg(customers: number): Promise<PgBaseline>;
   /** A scratch folder under `data/bench/tmp`, removed when the runner ends. */
   scratch(name: string): string;
