@@ -123,7 +123,9 @@ function CampaignReportView({ initial }: { initial: string | null }) {
                   <Descriptions.Item label={t('failed')}>{report.target.failed}</Descriptions.Item>
                   <Descriptions.Item label={t('replies')}>{report.target.replies}</Descriptions.Item>
                   <Descriptions.Item label={t('optOuts')}>{report.target.optOuts}</Descriptions.Item>
-                  <Descriptions.Item label={t('conversions')}>{`${report.target.conversions} (${pct(report.target.conversionRate)})`}</Descriptions.Item>
+                  <Descriptions.Item label={t('conversions')}>
+                    <span data-testid="report-conversions">{`${report.target.conversions} (${pct(report.target.conversionRate)})`}</span>
+                  </Descriptions.Item>
                   <Descriptions.Item label={t('controlConversions')}>{`${report.control.conversions} / ${report.control.size} (${pct(report.control.conversionRate)})`}</Descriptions.Item>
                   <Descriptions.Item label={t('upliftAbs')}>{`${pct(u?.absolute)} ${u?.ci95 ? `[${pct(u.ci95[0])}, ${pct(u.ci95[1])}]` : ''}`}</Descriptions.Item>
                   <Descriptions.Item label="p">{u?.pValue?.toFixed(4) ?? '—'}</Descriptions.Item>

@@ -120,6 +120,7 @@ export function SegmentBuilder({ who }: { who: Whoami }) {
     title: refs?.catalog.find((d) => d.name === 'customers')?.columns.find((col) => col.name === c)?.label ?? c,
     dataIndex: c,
     key: c,
+    ...(c === 'brand' ? { render: (v: string | null) => (v ? code('brand', v) : '') } : {}),
   }));
 
   return (
