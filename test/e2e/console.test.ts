@@ -165,7 +165,7 @@ describe('web console (Chromium)', () => {
     await signIn(keyOf(ctx.auth('scheduler')));
     await page.goto(campaignUrl);
     await page.getByTestId('launch').click();
-    await expect.poll(() => page.getByTestId('campaign-status').getAttribute('data-status'), { timeout: 120_000, intervals: [500] }).toBe('completed');
+    await expect.poll(() => page.getByTestId('campaign-status').getAttribute('data-status'), { timeout: 120_000, interval: 500 }).toBe('completed');
     const done = await api<{ progress: { total: number; delivered: number } }>('GET', `/v1/campaigns/${id}`, 'operator');
     expect(done.progress.total).toBe(funnel.target);
     await expect.poll(() => page.getByTestId('progress-total').textContent()).toContain(String(funnel.target));
