@@ -9,17 +9,20 @@ export interface ContactRecord {
   sentAt: Date;
 }
 
-/** Appends contacts in one statement (the send pipeline calls this per batch). */
+/** Appends contacts (a statement fragment, so the send pipeline writes them with the chunk's outcomes). */
+export function contactsStatement(contacts: readonly ContactRecord[]) {
+  return sql`
+    INSERT INTO contact_history (customer_id, campaign_id, category, sent_at)
+    SELECT * FROM unnest(
+      ${contacts.map((c) => c.customerId)}::bigint[], ${contacts.map((c) => c.campaignId)}::text[],
+      ${contacts.map((c) => c.category)}::text[], ${contacts.map((c) => c.sentAt.toISOString())}::timestamptz[])
+    RETURNING 1`;
+}
+
+/** Appends contacts in one statement; returns how many. */
 export async function insertContacts(db: Kysely<Database>, contacts: readonly ContactRecord[]): Promise<number> {
   if (contacts.length === 0) return 0;
-  const result = await sql<{ n: number }>`
-    WITH inserted AS (
-      INSERT INTO contact_history (customer_id, campaign_id, category, sent_at)
-      SELECT * FROM unnest(
-        ${contacts.map((c) => c.customerId)}::bigint[], ${contacts.map((c) => c.campaignId)}::text[],
-        ${contacts.map((c) => c.category)}::text[], ${contacts.map((c) => c.sentAt.toISOString())}::timestamptz[])
-      RETURNING 1
-    ) SELECT count(*)::int AS n FROM inserted`.execute(db);
+  const result = await sql<{ n: number }>`WITH inserted AS (${contactsStatement(contacts)}) SELECT count(*)::int AS n FROM inserted`.execute(db);
   return result.rows[0]?.n ?? 0;
 }
 

@@ -5,17 +5,16 @@ import type { CampaignStatus } from '../db/schema.js';
 import { applyTransition, findCampaign, type CampaignRow } from '../campaigns/campaign.repository.js';
 import { composeSms, type SmsMessage } from '../campaigns/message.js';
 import { composeMms, decodeMmsImages, isMmsMessage, type MmsMessage } from '../campaigns/mms.message.js';
-import { insertContacts } from '../exclusions/contact-history.repository.js';
 import type { Gateway, OutboundMessage } from '../gateways/gateway.js';
 import { MAX_PARTS } from '../gateways/sms-encoding.js';
 import { DelayJobUntil } from '../jobs/worker.js';
 import type { Metrics } from '../ops/metrics.js';
 import { recordAudit } from '../security/audit.js';
 import { assertNever } from '../util/assert-never.js';
-import { releaseCapSlots, reserveCapSlots } from './frequency-cap.js';
-import { claimRange, insertParts, recordOutcomes, type ClaimedMessage, type MessageOutcome, type SubmittedPart } from './ledger.repository.js';
+import { claimAndScreen, recordChunk, type ScreenedMessage } from './chunk.repository.js';
+import type { MessageOutcome, SubmittedPart } from './ledger.repository.js';
 import { effectiveWindow, isOpen, localDay, nextOpening, parseSendWindow, type SendWindow } from './send-window.js';
-import { suppressedNumbers, suppressionLists } from './suppression.js';
+import { suppressionLists } from './suppression.js';
 import type { SendThrottle } from './throttle.js';
 
 export interface GatewaySource {
@@ -87,9 +86,16 @@ export class BatchSender {
       campaign = await this.campaign(campaignId);
       if (!campaign || campaign.status !== 'sending') return { ...report, status: 'stopped', campaignStatus: campaign?.status ?? 'missing' };
       this.waitForWindow(campaign);
-      const claimed = await claimRange(this.deps.db, campaignId, from, Math.min(from + this.deps.config.SEND_CHUNK_SIZE, end));
+      const day = localDay(this.deps.config.SEND_TIMEZONE, this.now());
+      const claimed = await claimAndScreen(this.deps.db, {
+        campaignId,
+        fromSeq: from,
+        toSeq: Math.min(from + this.deps.config.SEND_CHUNK_SIZE, end),
+        lists: suppressionLists(campaign.class),
+        cap: campaign.class === 'marketing' ? { day, perDay: this.deps.config.FREQUENCY_CAP_PER_DAY } : null,
+      });
       if (claimed.length === 0) continue;
-      const chunk = await this.sendChunk(campaign, claimed);
+      const chunk = await this.sendChunk(campaign, claimed, day);
       for (const key of ['submitted', 'failed', 'unknown', 'suppressed', 'capped', 'retry'] as const) report[key] += chunk[key];
       if (chunk.retry > 0) lastError = chunk.lastError;
       if (await this.pauseIfGatewayDown(campaign)) return { ...report, status: 'stopped', campaignStatus: 'paused' };
@@ -117,35 +123,29 @@ export class BatchSender {
     throw new DelayJobUntil(new Date(Date.now() + wait));
   }
 
-  private async sendChunk(campaign: CampaignRow, claimed: ClaimedMessage[]) {
-    const { db, config } = this.deps;
+  private async sendChunk(campaign: CampaignRow, claimed: ScreenedMessage[], day: string) {
     const outcomes: MessageOutcome[] = [];
     const parts: SubmittedPart[] = [];
     const counts = { submitted: 0, failed: 0, unknown: 0, suppressed: 0, capped: 0, retry: 0, lastError: '' };
 
-    const suppressed = await suppressedNumbers(db, suppressionLists(campaign.class), claimed.map((m) => m.msisdn));
-    let candidates = claimed.filter((m) => {
-      if (!suppressed.has(m.msisdn)) return true;
-      outcomes.push({ seq: m.seq, status: 'suppressed' });
-      counts.suppressed++;
+    const capped = campaign.class === 'marketing';
+    // A number listed twice in the chunk took one slot: the first of its messages has it.
+    const slotTaken = new Set<string>();
+    const candidates = claimed.filter((m) => {
+      if (m.suppressed) {
+        outcomes.push({ seq: m.seq, status: 'suppressed' });
+        counts.suppressed++;
+        return false;
+      }
+      if (!capped) return true;
+      if (m.slot && !slotTaken.has(m.msisdn)) {
+        slotTaken.add(m.msisdn);
+        return true;
+      }
+      outcomes.push({ seq: m.seq, status: 'capped' });
+      counts.capped++;
       return false;
     });
-
-    const day = localDay(config.SEND_TIMEZONE, this.now());
-    const capped = campaign.class === 'marketing';
-    if (capped) {
-      const slots = await reserveCapSlots(db, day, config.FREQUENCY_CAP_PER_DAY, candidates.map((m) => m.msisdn));
-      const taken = new Set<string>();
-      candidates = candidates.filter((m) => {
-        if (slots.has(m.msisdn) && !taken.has(m.msisdn)) {
-          taken.add(m.msisdn);
-          return true;
-        }
-        outcomes.push({ seq: m.seq, status: 'capped' });
-        counts.capped++;
-        return false;
-      });
-    }
 
     const message = campaign.message as unknown as SmsMessage | MmsMessage;
     const images = isMmsMessage(message) ? decodeMmsImages(message) : new Map<number, Buffer>();
@@ -220,12 +220,7 @@ export class BatchSender {
       }
     }
 
-    await db.transaction().execute(async (trx) => {
-      await recordOutcomes(trx, campaign.id, outcomes);
-      await insertParts(trx, campaign.id, parts);
-      await insertContacts(trx, contacts);
-      if (capped) await releaseCapSlots(trx, day, releases);
-    });
+    await recordChunk(this.deps.db, { campaignId: campaign.id, outcomes, parts, contacts, releases: capped ? { day, msisdns: releases } : null });
     const metrics = this.deps.metrics?.messages;
     if (metrics) for (const key of ['submitted', 'failed', 'unknown', 'suppressed', 'capped', 'retry'] as const) if (counts[key] > 0) metrics.inc({ gateway: campaign.gateway, outcome: key }, counts[key]);
     return counts;

@@ -21,12 +21,21 @@ export function ledgerPartition(campaignId: string): string {
   return `message_ledger_${compact}`;
 }
 
-/** `queued → sending` for the rows of [fromSeq, toSeq) still queued; what another worker took is skipped. */
-export async function claimRange(db: Kysely<Database>, campaignId: string, fromSeq: number, toSeq: number): Promise<ClaimedMessage[]> {
-  const result = await sql<{ seq: number; customer_id: string; msisdn: string; vars: Record<string, unknown> | null }>`
+/**
+ * `queued → sending` for the rows of [fromSeq, toSeq) still queued; what another worker took is
+ * skipped. A statement fragment, so the sender can run it together with its checks (chunk.repository.ts).
+ */
+export function claimStatement(campaignId: string, fromSeq: number, toSeq: number) {
+  return sql`
     UPDATE message_ledger SET status = 'sending', claimed_at = now()
     WHERE campaign_id = ${campaignId} AND seq >= ${fromSeq} AND seq < ${toSeq} AND status = 'queued'
-    RETURNING seq, customer_id, msisdn, vars`.execute(db);
+    RETURNING seq, customer_id, msisdn, vars`;
+}
+
+export async function claimRange(db: Kysely<Database>, campaignId: string, fromSeq: number, toSeq: number): Promise<ClaimedMessage[]> {
+  const result = await sql<{ seq: number; customer_id: string; msisdn: string; vars: Record<string, unknown> | null }>`${claimStatement(campaignId, fromSeq, toSeq)}`.execute(
+    db,
+  );
   return result.rows
     .map((r) => ({ seq: r.seq, customerId: Number(r.customer_id), msisdn: r.msisdn, vars: r.vars }))
     .sort((a, b) => a.seq - b.seq);
@@ -41,13 +50,13 @@ export type MessageOutcome =
   | { seq: number; status: 'queued' };
 
 /**
- * Records a chunk's outcomes in one statement; only rows still `sending` change. A row owed again
- * (`queued`) of a campaign cancelled meanwhile is `cancelled`: the cancel only reached rows that
- * were queued when it ran. Returns rows changed.
+ * Records a chunk's outcomes; only rows still `sending` change. A row owed again (`queued`) of a
+ * campaign cancelled meanwhile is `cancelled`: the cancel only reached rows that were queued when
+ * it ran. A statement fragment (returning the changed seqs), so the sender can write it together
+ * with the parts and contacts of the chunk (chunk.repository.ts).
  */
-export async function recordOutcomes(db: Kysely<Database>, campaignId: string, outcomes: readonly MessageOutcome[]): Promise<number> {
-  if (outcomes.length === 0) return 0;
-  const result = await sql`
+export function outcomeStatement(campaignId: string, outcomes: readonly MessageOutcome[]) {
+  return sql`
     UPDATE message_ledger l SET
       status = o.status,
       parts = o.parts,
@@ -66,8 +75,15 @@ export async function recordOutcomes(db: Kysely<Database>, campaignId: string, o
         ${outcomes.map((o) => ('errorCode' in o ? o.errorCode : null))}::text[]
       ) AS v(seq, status, parts, error_code)
     ) o
-    WHERE l.campaign_id = ${campaignId} AND l.seq = o.seq AND l.status = 'sending'`.execute(db);
-  return Number(result.numAffectedRows ?? 0);
+    WHERE l.campaign_id = ${campaignId} AND l.seq = o.seq AND l.status = 'sending'
+    RETURNING l.seq`;
+}
+
+/** Records a chunk's outcomes alone (the bench's ledger ceiling); returns rows changed. */
+export async function recordOutcomes(db: Kysely<Database>, campaignId: string, outcomes: readonly MessageOutcome[]): Promise<number> {
+  if (outcomes.length === 0) return 0;
+  const result = await sql`${outcomeStatement(campaignId, outcomes)}`.execute(db);
+  return result.rows.length;
 }
 
 export interface SubmittedPart {
@@ -77,15 +93,14 @@ export interface SubmittedPart {
   part: number;
 }
 
-/** Gateway message ids of submitted parts, so receipts find their message. */
-export async function insertParts(db: Kysely<Database>, campaignId: string, parts: readonly SubmittedPart[]): Promise<void> {
-  if (parts.length === 0) return;
-  await sql`
+/** Gateway message ids of submitted parts, so receipts find their message (a statement fragment). */
+export function partsStatement(campaignId: string, parts: readonly SubmittedPart[]) {
+  return sql`
     INSERT INTO message_parts (gateway, gateway_message_id, campaign_id, seq, part, submitted_at)
     SELECT g, id, ${campaignId}::uuid, s, p, now()
     FROM unnest(${parts.map((p) => p.gateway)}::text[], ${parts.map((p) => p.gatewayMessageId)}::text[],
                 ${parts.map((p) => p.seq)}::int[], ${parts.map((p) => p.part)}::int2[]) AS v(g, id, s, p)
-    ON CONFLICT (gateway, gateway_message_id) DO NOTHING`.execute(db);
+    ON CONFLICT (gateway, gateway_message_id) DO NOTHING`;
 }
 
 export type StatusCounts = Record<LedgerStatus, number>;

@@ -63,8 +63,9 @@ describe('send pipeline reliability', () => {
     await ctx.waitFor(id, (c) => sent(c.progress) >= 20);
     const before = await ctx.get(id);
     expect(before.progress!.queued).toBeGreaterThan(0);
+    // Every job of the campaign is gone from Redis (the reconciler may re-add some at once, so the
+    // queue's length right after is not asserted).
     await deleteQueueKeys(ctx.container, ctx.config.QUEUE_PREFIX);
-    expect(await ctx.container.queues.get('send').count()).toBe(0);
 
     await ctx.waitFor(id, (c) => c.status === 'completed', 30_000);
     const { progress } = await ctx.get(id);
