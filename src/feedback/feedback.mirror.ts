@@ -95,6 +95,7 @@ export class FeedbackMirror {
        FROM campaigns WHERE launched_at IS NOT NULL`,
       async (c, file) => {
         await c.run('DELETE FROM campaigns_mirror');
+        if (file === null) return { read: 0, applied: 0, ms: Math.round(performance.now() - started) };
         const inserted = await c.runAndReadAll(
           `INSERT INTO campaigns_mirror
            SELECT campaign_id, name, category, product_id, gateway, status,
@@ -164,10 +165,11 @@ export class FeedbackMirror {
   }
 
   /** Copies a Postgres query's rows to a scratch CSV, then applies it in one DuckDB transaction. */
-  private async copyThrough<T>(query: string, apply: (c: DuckDBConnection, file: string) => Promise<T>): Promise<T> {
+  private async copyThrough<T>(query: string, apply: (c: DuckDBConnection, file: string | null) => Promise<T>): Promise<T> {
     const file = await this.copyToFile(query);
     try {
-      return await this.deps.warehouse.transaction((c) => apply(c, file.path));
+      // DuckDB cannot read an empty headerless CSV (its sniffer finds no columns): null says "no rows".
+      return await this.deps.warehouse.transaction((c) => apply(c, file.rows === 0 ? null : file.path));
     } finally {
       await file.remove();
     }
