@@ -47,4 +47,13 @@ export const postgresDialect: Dialect<unknown> = {
   // any_value() arrived in Postgres 16; min() is as good for "some member of the group".
   anyValue: (expression) => `min(${expression})`,
   xor: (a, b) => `(${a} # ${b})`,
+  groupingSets: true,
 };
+
+/**
+ * Postgres SQL for Citus: the same statements, except that a multi-shard query may not use
+ * GROUPING SETS (citusdata/citus#2219), so the preview groups once per breakdown. Everything else
+ * pushes down to the shards when customer_profile and the tables joined to it are distributed by
+ * customer_id and co-located, and lists are reference tables (see the README's "Scaling").
+ */
+export const citusDialect: Dialect<unknown> = { ...postgresDialect, name: 'citus', groupingSets: false };

@@ -38,6 +38,12 @@ export interface Dialect<V = DuckDBValue> {
   anyValue(expression: string): string;
   /** Bitwise exclusive or of two BIGINT expressions. */
   xor(a: string, b: string): string;
+  /**
+   * Whether one `GROUP BY GROUPING SETS` may compute the count and every breakdown in one scan.
+   * Without it (Citus refuses grouping sets across shards) the preview is one grouped query per
+   * breakdown, combined with `UNION ALL`.
+   */
+  readonly groupingSets: boolean;
 }
 
 export function safeIdent(name: string): string {
@@ -64,6 +70,7 @@ export const duckdbDialect: Dialect<DuckDBValue> = {
   listType: (elementType) => `${elementType}[]`,
   anyValue: (expression) => `arbitrary(${expression})`,
   xor: (a, b) => `xor(${a}, ${b})`,
+  groupingSets: true,
 };
 
 /**

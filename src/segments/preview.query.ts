@@ -4,27 +4,41 @@ import type { PreviewCounts, PreviewRequest } from './segment.engine.js';
 
 /**
  * The preview's one statement, in the dialect of `params`: the count and every breakdown in ONE
- * scan (`GROUPING SETS`), the top values of each breakdown, and one customer of every group (the
- * dialect's cheapest "any value"), which is the sample. `where` is the condition's predicate over
+ * scan (`GROUPING SETS`; a scan per breakdown where the dialect has none), the top values of each
+ * breakdown, and one customer of every group (the dialect's cheapest "any value"): the sample. `where` is the condition's predicate over
  * the profile aliased `c`, compiled into the same `params`.
  */
 export function previewQuery(where: string, request: Pick<PreviewRequest, 'breakdown' | 'topValues'>, params: AnySqlParams): string {
   const { dialect } = params;
   const top = params.add(request.topValues, 'INTEGER');
   const columns = request.breakdown.map((name) => `c.${dialect.quoteIdent(name)}`);
-  const groupingFlags = columns.map((col, i) => `GROUPING(${col}) AS g${i}`);
-  const keys = columns.map((col, i) => `${dialect.cast(col, 'VARCHAR')} AS k${i}`);
-  const sets = ['()', ...columns.map((col) => `(${col})`)].join(', ');
   const partition = columns.length > 0 ? `PARTITION BY ${columns.map((_, i) => `g${i}`).join(', ')}` : '';
   const count = dialect.cast('count(*)', 'BIGINT');
+  const anyId = `${dialect.anyValue('c.customer_id')} AS any_id`;
+  const from = `FROM ${dialect.quoteIdent(PROFILE_TABLE)} c WHERE ${where}`;
+  let grouped: string;
+  if (dialect.groupingSets) {
+    const flags = columns.map((col, i) => `GROUPING(${col}) AS g${i}`);
+    const keys = columns.map((col, i) => `${dialect.cast(col, 'VARCHAR')} AS k${i}`);
+    const sets = ['()', ...columns.map((col) => `(${col})`)].join(', ');
+    grouped = `SELECT ${[...flags, ...keys, `${count} AS n`, anyId].join(', ')} ${from} GROUP BY GROUPING SETS (${sets})`;
+  } else {
+    // The same rows as GROUPING SETS: flag 1 where a column is aggregated over, its key NULL.
+    // `where` is repeated, its placeholders with it: the values are bound once.
+    const branch = (grouping: number | undefined) => {
+      const flags = columns.map((_, i) => `${i === grouping ? 0 : 1} AS g${i}`);
+      const keys = columns.map((col, i) => `${dialect.cast(i === grouping ? col : 'NULL', 'VARCHAR')} AS k${i}`);
+      const groupBy = grouping === undefined ? '' : ` GROUP BY ${columns[grouping]}`;
+      return `SELECT ${[...flags, ...keys, `${count} AS n`, anyId].join(', ')} ${from}${groupBy}`;
+    };
+    grouped = [branch(undefined), ...columns.map((_, i) => branch(i))].join('\n        UNION ALL ');
+  }
   // A ranked subquery rather than QUALIFY, which Postgres lacks; the groups are few, so it costs nothing.
   return `
     SELECT * FROM (
       SELECT grouped.*, row_number() OVER (${partition} ORDER BY n DESC${columns.map((_, i) => `, k${i}`).join('')}) AS top_rank
       FROM (
-        SELECT ${[...groupingFlags, ...keys, `${count} AS n`, `${dialect.anyValue('c.customer_id')} AS any_id`].join(', ')}
-        FROM ${dialect.quoteIdent(PROFILE_TABLE)} c WHERE ${where}
-        GROUP BY GROUPING SETS (${sets})
+        ${grouped}
       ) grouped
     ) ranked
     WHERE top_rank <= ${top}`;

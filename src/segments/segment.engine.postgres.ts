@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Dialect } from '../conditions/dialect.js';
 import { postgresDialect } from '../conditions/dialect.postgres.js';
 import { SqlParams } from '../conditions/params.js';
 import { PROFILE_TABLE } from '../warehouse/schema.js';
@@ -12,10 +13,14 @@ import type { CustomerPredicate, PreviewCounts, PreviewRequest } from './segment
  * same-work baseline run; Citus runs these statements unchanged on a distributed profile.
  */
 export class PostgresSegmentEngine {
-  constructor(private readonly client: pg.ClientBase) {}
+  /** `dialect`: postgresDialect, or citusDialect on a Citus coordinator. */
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly dialect: Dialect<unknown> = postgresDialect,
+  ) {}
 
   async preview(condition: CustomerPredicate, request: PreviewRequest): Promise<PreviewCounts> {
-    const params = new SqlParams(postgresDialect);
+    const params = new SqlParams(this.dialect);
     const sql = previewQuery(condition.predicate(params, 'c'), request, params);
     const { rows } = await this.client.query<Record<string, unknown>>(sql, params.values);
     const { count, breakdown, sampleIds } = readPreviewRows(rows, request);
@@ -25,7 +30,7 @@ export class PostgresSegmentEngine {
 
   /** Ids of every customer the condition matches, ascending. */
   async members(condition: CustomerPredicate): Promise<number[]> {
-    const params = new SqlParams(postgresDialect);
+    const params = new SqlParams(this.dialect);
     const where = condition.predicate(params, 'c');
     const { rows } = await this.client.query<{ customer_id: string }>(
       `SELECT c.customer_id FROM ${PROFILE_TABLE} c WHERE ${where} ORDER BY 1`,
@@ -35,7 +40,7 @@ export class PostgresSegmentEngine {
   }
 
   private async rowsById(ids: number[], columns: string[]): Promise<Record<string, unknown>[]> {
-    const list = columns.map((col) => postgresDialect.quoteIdent(col)).join(', ');
+    const list = columns.map((col) => this.dialect.quoteIdent(col)).join(', ');
     const { rows } = await this.client.query(`SELECT ${list} FROM ${PROFILE_TABLE} WHERE customer_id = ANY($1::BIGINT[]) ORDER BY customer_id`, [ids]);
     return rows;
   }

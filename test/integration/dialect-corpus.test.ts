@@ -6,13 +6,14 @@ import { compileMembersQuery } from '../../src/conditions/compile.js';
 import type { Condition } from '../../src/conditions/condition.schemas.js';
 import { ConditionService, type PreparedCondition } from '../../src/conditions/condition.service.js';
 import { duckdbDialect, type Dialect } from '../../src/conditions/dialect.js';
-import { postgresDialect } from '../../src/conditions/dialect.postgres.js';
+import { citusDialect, postgresDialect } from '../../src/conditions/dialect.postgres.js';
 import { SqlParams } from '../../src/conditions/params.js';
 import { controlRank, controlRanksSql, drawControlGroup, seedKey } from '../../src/exclusions/control-draw.js';
 import { compileFirstRemovingStep, contactSince, type StepContext } from '../../src/exclusions/funnel.js';
 import type { PolicyStep } from '../../src/exclusions/policy.schemas.js';
 import { PostgresSegmentEngine } from '../../src/segments/segment.engine.postgres.js';
 import { SegmentEngine, type PreviewCounts } from '../../src/segments/segment.engine.js';
+import { previewQuery, readPreviewRows } from '../../src/segments/preview.query.js';
 import { rebuildDerivedTables } from '../../src/warehouse/derive.js';
 import { CONDITION_TABLES, copyWarehouseToPostgres, tunePostgresSession } from '../../src/warehouse/postgres.copy.js';
 import { segmentMembersTable } from '../../src/warehouse/tables.js';
@@ -303,9 +304,18 @@ describe('one corpus, two engines, one oracle', () => {
       const prepared = await pivot.prepare(condition, 'condition', ADMIN);
       const duck = await new SegmentEngine(ctx.container.warehouse).preview(prepared, request);
       const post = await pgEngine.preview(prepared, request);
+      // Without GROUPING SETS (Citus): one grouped query per breakdown, the same rows.
+      const split = await new PostgresSegmentEngine(client, citusDialect).preview(prepared, request);
+      const duckParams = new SqlParams({ ...duckdbDialect, groupingSets: false });
+      const splitSql = previewQuery(prepared.predicate(duckParams, 'c'), request, duckParams);
+      const splitDuck = readPreviewRows(await ctx.container.warehouse.query(splitSql, duckParams.values), request);
       expect(post.count, label).toBe(oracle.members(condition).length);
       expect(duck.count, label).toBe(post.count);
       expect(normalised(post), label).toEqual(normalised(duck));
+      expect(split.count, label).toBe(post.count);
+      expect(normalised(split), label).toEqual(normalised(post));
+      expect(normalised({ ...splitDuck, sample: [] }), label).toEqual(normalised(post));
+      expect(splitDuck.count, label).toBe(post.count);
       // Each engine picks its own sample; each sample holds only members.
       const members = new Set(oracle.members(condition));
       for (const row of [...duck.sample, ...post.sample]) expect(members.has(Number(row.customer_id)), label).toBe(true);
