@@ -7,6 +7,7 @@ import { SqlParams } from '../../src/conditions/params.js';
 import { isAppError } from '../../src/http/errors.js';
 import { rebuildDerivedTables } from '../../src/warehouse/derive.js';
 import { segmentMembersTable } from '../../src/warehouse/tables.js';
+import { ConditionOracle } from '../helpers/condition-oracle.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 /*
@@ -160,63 +161,15 @@ beforeAll(async () => {
 afterAll(async () => ctx?.close());
 
 // ---- reference evaluator: DESIGN.md's semantics in plain JS over the rows above ----
-type Scalar = string | number | boolean;
-const cents = (v: number) => Math.round(v * 100);
-function holds(v: unknown, op: string, value: unknown): boolean {
-  if (op === 'is_null') return v === null || v === undefined;
-  if (op === 'not_null') return !(v === null || v === undefined);
-  if (v === null || v === undefined) return false;
-  const x = v as Scalar;
-  switch (op) {
-    case 'eq': return x === value;
-    case 'ne': return x !== value;
-    case 'lt': return x < (value as Scalar);
-    case 'lte': return x <= (value as Scalar);
-    case 'gt': return x > (value as Scalar);
-    case 'gte': return x >= (value as Scalar);
-    case 'between': { const [lo, hi] = value as Scalar[]; return x >= lo! && x <= hi!; }
-    case 'in': return (value as Scalar[]).includes(x);
-    case 'not_in': return !(value as Scalar[]).includes(x);
-    case 'starts_with': return String(x).startsWith(value as string);
-    case 'contains': return String(x).includes(value as string);
-  }
-  throw new Error(op);
-}
-function windowValue(id: number, fn: string, field: string, lastMonths: number): number | null {
-  const months = [...new Set(usage.map((u) => u.month))].sort().reverse().slice(0, lastMonths);
-  const rows = usage.filter((u) => u.customer_id === id && months.includes(u.month));
-  const values = rows.map((r) => (r as unknown as Record<string, unknown>)[field]).filter((v) => v !== null && v !== undefined);
-  if (fn === 'count') return values.length;
-  if (values.length === 0) return null;
-  const nums = values as number[];
-  if (fn === 'min') return Math.min(...nums);
-  if (fn === 'max') return Math.max(...nums);
-  const total = nums.reduce((a, b) => a + cents(b), 0) / 100;
-  return fn === 'sum' ? total : total / nums.length;
-}
-function evaluate(node: Condition, id: number, row?: Record<string, unknown>): boolean {
-  const customer = customers.find((c) => c.customer_id === id)! as unknown as Record<string, unknown>;
-  const n = node as Record<string, any>;
-  if (n.all) return n.all.every((c: Condition) => evaluate(c, id, row));
-  if (n.any) return n.any.some((c: Condition) => evaluate(c, id, row));
-  if (n.not) return !evaluate(n.not, id, row);
-  if (n.field) return holds((row ?? customer)[n.field], n.op, n.value);
-  if (n.exists) {
-    const rows = (n.exists.dataset === 'tags' ? tags : n.exists.dataset === 'subscriptions' ? subscriptions : usage) as Array<Record<string, unknown>>;
-    return rows.some((r) => r.customer_id === id && (!n.exists.where || evaluate(n.exists.where, id, r)));
-  }
-  if (n.aggregate) {
-    const a = n.aggregate;
-    return holds(windowValue(id, a.fn, a.field, a.lastMonths), a.op, a.value);
-  }
-  if (n.rule) return evaluate(savedRules.get(n.rule) as Condition, id);
-  if (n.segment) return SEGMENT_MEMBERS.includes(id);
-  if (n.list) {
-    return listMembers.some((l) => l.list_name === n.list && l.customer_id === id && (l.expires_at === null || new Date(l.expires_at) > NOW));
-  }
-  throw new Error(JSON.stringify(node));
-}
-const expected = (condition: Condition) => ALL_IDS.filter((id) => evaluate(condition, id));
+const oracle = new ConditionOracle({
+  customers,
+  related: { usage_monthly: usage, subscriptions, tags },
+  listMembers,
+  segments: new Map([[SEGMENT, new Set(SEGMENT_MEMBERS)]]),
+  rules: savedRules as Map<string, Condition>,
+  now: NOW,
+});
+const expected = (condition: Condition) => oracle.members(condition);
 
 describe('field conditions (ids worked out by hand)', () => {
   const cases: Array<[string, Condition, number[]]> = [
