@@ -36,10 +36,16 @@ export async function claimAndScreen(db: Kysely<Database>, request: ScreenReques
   const { cap } = request;
   const result = await sql<{ seq: number; customer_id: string; msisdn: string; vars: Record<string, unknown> | null; suppressed: boolean; slot: boolean }>`
     WITH claimed AS (${claimStatement(request.campaignId, request.fromSeq, request.toSeq)}),
+    -- One primary-key probe per claimed number: the planner cannot see how few rows a CTE holds
+    -- and, asked for a semi-join, read every live list entry per chunk (9.8 s at 35k entries).
     suppressed AS (
-      SELECT DISTINCT e.msisdn FROM list_entries e
-      WHERE e.list_name = ANY(${[...request.lists]}::text[]) AND e.msisdn IN (SELECT msisdn FROM claimed)
-        AND e.deleted_at IS NULL AND (e.expires_at IS NULL OR e.expires_at > now())
+      SELECT DISTINCT c.msisdn FROM claimed c
+      CROSS JOIN LATERAL (
+        SELECT 1 FROM list_entries e
+        WHERE e.list_name = ANY(${[...request.lists]}::text[]) AND e.msisdn = c.msisdn
+          AND e.deleted_at IS NULL AND (e.expires_at IS NULL OR e.expires_at > now())
+        LIMIT 1
+      ) hit
     ),
     slots AS (
       INSERT INTO frequency_caps AS f (msisdn, day, sent)
