@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { connectAuthenticator, ismgAuthenticator } from '../cmpp/cmpp.auth.js';
 import { bodyOf, CmppFrameReader, decodePdu, encodePdu, encodeReport, writeCoalesced } from '../cmpp/cmpp.codec.js';
@@ -7,6 +7,12 @@ import { versionOctet, type CmppPdu, type CmppPduOf, type CmppVersion, type Repo
 import { composeMessageId } from '../cmpp/cmpp.receipt.js';
 import { RESULT_FLOW_CONTROL } from '../cmpp/cmpp.results.js';
 import { formatReceiptDate } from '../smpp/smpp.receipt.js';
+import { PerSecondCap } from './rate-cap.js';
+import { DelayedTasks, HeldReceipts } from './receipt-scheduler.js';
+import { SeededDraws } from './seeded-draws.js';
+import { SimulatorBehaviour } from './simulator.behaviour.js';
+import { closeServer, listenOn } from './simulator.server.js';
+import { SubmitLedger } from './submit-ledger.js';
 
 /** What the simulated ISMG does; every field can be changed while it runs (`configure`). */
 export interface IsmgBehaviour {
@@ -97,11 +103,6 @@ interface PendingReport {
   destId: string;
 }
 
-interface ReceivedMessage {
-  reference: number | null;
-  parts: Array<string | undefined>;
-}
-
 /**
  * An ISMG (China Mobile's SMS gateway) speaking CMPP 2.0 and 3.0 on node:net, for the tests, the
  * demo and the bench. It checks the CONNECT digest, answers SUBMITs with Msg_Ids composed as an
@@ -109,64 +110,52 @@ interface ReceivedMessage {
  * messages (long ones in parts with the UDH), and can refuse, throttle, fail and drop on demand.
  */
 export class IsmgSimulator {
-  private behaviour: IsmgBehaviour;
-  private readonly initialBehaviour: IsmgBehaviour;
+  private readonly settings: SimulatorBehaviour<IsmgBehaviour>;
   private readonly host: string;
   private readonly port: number;
   private readonly ismgCode: number;
-  private readonly trackNumbers: boolean;
   private readonly logger: Logger | undefined;
-  private readonly random: () => number;
+  private readonly draws: SeededDraws;
   private server: Server | null = null;
   private readonly sessions = new Set<IsmgSession>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private heldReports: PendingReport[] = [];
+  private readonly tasks = new DelayedTasks();
+  private readonly heldReports = new HeldReceipts<PendingReport>(MAX_HELD_REPORTS);
   private nextId: number;
   private moReference = 0;
   private smscSequence = 0;
-  private received = new Map<string, ReceivedMessage[]>();
-  private submitCount = 0;
-  private acceptedCount = 0;
+  private readonly ledger: SubmitLedger;
+  private readonly cap = new PerSecondCap();
   private deliverResponseCount = 0;
   private activeTestCount = 0;
-  private secondStartedAt = 0;
-  private acceptedThisSecond = 0;
 
   constructor(options: IsmgSimulatorOptions = {}) {
     const { host, port, ismgCode, firstSequence, trackNumbers, seed, logger, ...behaviour } = options;
-    this.initialBehaviour = { ...DEFAULT_BEHAVIOUR, ...definedOnly(behaviour) };
-    this.behaviour = { ...this.initialBehaviour };
+    // Undefined credentials mean "accept any", so setting one to undefined is a change too.
+    this.settings = new SimulatorBehaviour(DEFAULT_BEHAVIOUR, behaviour, ['sourceAddr', 'sharedSecret']);
     this.host = host ?? '127.0.0.1';
     this.port = port ?? 0;
     this.ismgCode = ismgCode ?? 0x1_0571;
-    this.trackNumbers = trackNumbers ?? true;
+    this.ledger = new SubmitLedger(trackNumbers ?? true);
     this.logger = logger;
-    this.random = mulberry32(seed ?? Date.now());
+    this.draws = new SeededDraws(seed);
     this.nextId = firstSequence ?? Date.now() % 2 ** 30;
+  }
+
+  private get behaviour(): Readonly<IsmgBehaviour> {
+    return this.settings.current;
   }
 
   async start(): Promise<{ port: number }> {
     if (this.server) throw new Error('the ISMG simulator is already started');
     const server = createServer((socket) => this.onSocket(socket));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOn(server, this.port, this.host);
     this.logger?.info({ host: this.host, port }, 'ismg simulator listening');
     return { port };
   }
 
   configure(change: Partial<IsmgBehaviour>): void {
-    const next = { ...this.behaviour, ...definedOnly(change) };
-    // Undefined credentials mean "accept any", so setting one to undefined is a change too.
-    if ('sourceAddr' in change) next.sourceAddr = change.sourceAddr;
-    if ('sharedSecret' in change) next.sharedSecret = change.sharedSecret;
-    this.behaviour = next;
+    this.settings.configure(change);
   }
 
   /** Sends an MO message (in parts when long) to every connected SP; returns how many it was sent to. */
@@ -208,22 +197,22 @@ export class IsmgSimulator {
 
   /** Messages (a single submit, or a long message counted once) accepted for the number. */
   submitsFor(msisdn: string): number {
-    return this.received.get(msisdn)?.length ?? 0;
+    return this.ledger.submitsFor(msisdn);
   }
 
   /** The texts accepted for the number, long messages put back together; a missing part shows as '…'. */
   messagesFor(msisdn: string): string[] {
-    return (this.received.get(msisdn) ?? []).map((message) => message.parts.map((part) => part ?? '…').join(''));
+    return this.ledger.messagesFor(msisdn);
   }
 
   /** Every SUBMIT received, whatever it was answered. */
   get totalSubmits(): number {
-    return this.submitCount;
+    return this.ledger.totalSubmits;
   }
 
   /** The SUBMITs answered Result 0 (one per part). */
   get acceptedSubmits(): number {
-    return this.acceptedCount;
+    return this.ledger.acceptedSubmits;
   }
 
   /** DELIVER_RESPs received (reports and MO parts the SP acknowledged). */
@@ -244,41 +233,22 @@ export class IsmgSimulator {
 
   /** Forgets counts and pending reports and goes back to the behaviour it was created with. */
   reset(): void {
-    this.clearTimers();
-    this.heldReports = [];
-    this.received = new Map();
-    this.submitCount = 0;
-    this.acceptedCount = 0;
+    this.tasks.cancelAll();
+    this.heldReports.clear();
+    this.ledger.reset();
     this.deliverResponseCount = 0;
     this.activeTestCount = 0;
-    this.acceptedThisSecond = 0;
-    this.behaviour = { ...this.initialBehaviour };
+    this.cap.reset();
+    this.settings.reset();
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    this.clearTimers();
+    this.tasks.cancelAll();
     for (const session of this.sessions) session.socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-  }
-
-  private later(ms: number, task: () => void): void {
-    if (ms <= 0) {
-      task();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      task();
-    }, ms);
-    this.timers.add(timer);
+    await closeServer(server);
   }
 
   private sequence(session: IsmgSession): number {
@@ -373,9 +343,7 @@ export class IsmgSimulator {
       return;
     }
     session.connected = true;
-    const held = this.heldReports;
-    this.heldReports = [];
-    for (const report of held) this.deliverReport(report, session);
+    for (const report of this.heldReports.release()) this.deliverReport(report, session);
   }
 
   private connectStatus(session: IsmgSession, sourceAddr: string, authenticator: Buffer, version: number, timestamp: number): number {
@@ -391,23 +359,22 @@ export class IsmgSimulator {
   }
 
   private onSubmit(session: IsmgSession, pdu: CmppPduOf<'SUBMIT'>): void {
-    this.submitCount += 1;
+    this.ledger.submitted();
     const result = this.submitResult(session, pdu);
     if (result !== 0) {
-      this.later(this.behaviour.latencyMs, () =>
+      this.tasks.later(this.behaviour.latencyMs, () =>
         this.send(session, { command: 'SUBMIT_RESP', sequenceId: pdu.sequenceId, body: { msgId: 0n, result } }),
       );
       return;
     }
     const msgId = this.nextMessageId();
-    this.acceptedCount += 1;
     const msisdn = pdu.body.destTerminalIds[0] ?? '';
-    if (this.trackNumbers) this.record(msisdn, pdu);
+    this.ledger.accepted(msisdn, () => decodeContent(pdu.body.msgContent, pdu.body.msgFmt, pdu.body.tpUdhi));
     const submittedAt = new Date();
-    this.later(this.behaviour.latencyMs, () => {
+    this.tasks.later(this.behaviour.latencyMs, () => {
       this.send(session, { command: 'SUBMIT_RESP', sequenceId: pdu.sequenceId, body: { msgId, result: 0 } });
       if (this.behaviour.receiptDelayMs < 0 || pdu.body.registeredDelivery !== 1) return;
-      this.later(this.behaviour.receiptDelayMs, () =>
+      this.tasks.later(this.behaviour.receiptDelayMs, () =>
         this.deliverReport({ report: this.report(msgId, msisdn, submittedAt), destId: pdu.body.srcId }, session),
       );
     });
@@ -416,45 +383,15 @@ export class IsmgSimulator {
   private submitResult(session: IsmgSession, pdu: CmppPduOf<'SUBMIT'>): number {
     if (!session.connected || pdu.body.destTerminalIds.length === 0) return RESULT_STRUCTURE_ERROR;
     const { maxPerSecond, flowControlRate, failureRate, failureResult } = this.behaviour;
-    const now = Date.now();
-    if (now - this.secondStartedAt >= 1_000) {
-      this.secondStartedAt = now;
-      this.acceptedThisSecond = 0;
-    }
-    if (maxPerSecond > 0 && this.acceptedThisSecond >= maxPerSecond) return RESULT_FLOW_CONTROL;
-    if (flowControlRate > 0 && this.random() < flowControlRate) return RESULT_FLOW_CONTROL;
-    if (failureRate > 0 && this.random() < failureRate) return failureResult;
-    this.acceptedThisSecond += 1;
+    if (this.cap.isFull(maxPerSecond)) return RESULT_FLOW_CONTROL;
+    if (this.draws.happens(flowControlRate)) return RESULT_FLOW_CONTROL;
+    if (this.draws.happens(failureRate)) return failureResult;
+    this.cap.take();
     return 0;
   }
 
-  private record(msisdn: string, pdu: CmppPduOf<'SUBMIT'>): void {
-    const { text, concatenation } = decodeContent(pdu.body.msgContent, pdu.body.msgFmt, pdu.body.tpUdhi);
-    const messages = this.received.get(msisdn) ?? [];
-    this.received.set(msisdn, messages);
-    if (!concatenation) {
-      messages.push({ reference: null, parts: [text] });
-      return;
-    }
-    const { reference, total, sequence } = concatenation;
-    // A part joins the open message with its reference; a repeated part starts a new message,
-    // which is how a resubmitted message shows up in `submitsFor`.
-    let message = messages.find(
-      (candidate) =>
-        candidate.reference === reference &&
-        candidate.parts.length === total &&
-        candidate.parts.includes(undefined) &&
-        candidate.parts[sequence - 1] === undefined,
-    );
-    if (!message) {
-      message = { reference, parts: Array.from({ length: total }, () => undefined) };
-      messages.push(message);
-    }
-    message.parts[sequence - 1] = text;
-  }
-
   private report(msgId: bigint, msisdn: string, submittedAt: Date): ReportBody {
-    const delivered = this.random() < this.behaviour.receiptStatus;
+    const delivered = this.draws.next() < this.behaviour.receiptStatus;
     const offset = this.behaviour.utcOffsetMinutes;
     this.smscSequence = (this.smscSequence + 1) >>> 0;
     return {
@@ -480,22 +417,6 @@ export class IsmgSimulator {
       });
       if (this.send(session, { command: 'DELIVER', sequenceId: this.sequence(session), body })) return;
     }
-    if (this.heldReports.length < MAX_HELD_REPORTS) this.heldReports.push(pending);
+    this.heldReports.hold(pending);
   }
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-// A small seeded PRNG (mulberry32): the rates are draws, and a seed makes a run repeatable.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

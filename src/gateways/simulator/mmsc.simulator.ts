@@ -1,8 +1,11 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parseSubmitRequest, type ReceivedMms } from '../mm7/mm7.content.js';
 import { buildDeliveryReportReq, buildFault, buildSubmitRsp, MM7_STATUS, parseDeliveryReportRsp, type MmStatus } from '../mm7/mm7.soap.js';
+import { DelayedTasks } from './receipt-scheduler.js';
+import { SeededDraws } from './seeded-draws.js';
+import { SimulatorBehaviour } from './simulator.behaviour.js';
+import { closeServer, listenOn } from './simulator.server.js';
 
 /** What the simulated MMSC does; every field can be changed while it runs (`configure`). */
 export interface MmscBehaviour {
@@ -69,15 +72,14 @@ const MAX_BODY_BYTES = 8 * 1024 * 1024;
  * by the configured rates, and posts a DeliveryReportReq per accepted recipient to `callbackUrl`.
  */
 export class MmscSimulator {
-  private behaviour: MmscBehaviour;
-  private readonly initialBehaviour: MmscBehaviour;
+  private readonly settings: SimulatorBehaviour<MmscBehaviour>;
   private readonly host: string;
   private readonly port: number;
   private readonly trackNumbers: boolean;
   private readonly logger: Logger | undefined;
-  private readonly random: () => number;
+  private readonly draws: SeededDraws;
   private server: http.Server | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly tasks = new DelayedTasks();
   private readonly reportAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   private nextMessageId = 0;
   private readonly idPrefix = Date.now().toString(36).toUpperCase();
@@ -86,13 +88,17 @@ export class MmscSimulator {
 
   constructor(options: MmscSimulatorOptions = {}) {
     const { host, port, trackNumbers, seed, logger, ...behaviour } = options;
-    this.initialBehaviour = { ...DEFAULT_BEHAVIOUR, ...definedOnly(behaviour) };
-    this.behaviour = { ...this.initialBehaviour };
+    // Undefined means "accept any" or "send none", so setting one to undefined is a change too.
+    this.settings = new SimulatorBehaviour(DEFAULT_BEHAVIOUR, behaviour, ['username', 'password', 'callbackUrl', 'callbackAuthorization']);
     this.host = host ?? '127.0.0.1';
     this.port = port ?? 0;
     this.trackNumbers = trackNumbers ?? true;
     this.logger = logger;
-    this.random = mulberry32(seed ?? Date.now());
+    this.draws = new SeededDraws(seed);
+  }
+
+  private get behaviour(): Readonly<MmscBehaviour> {
+    return this.settings.current;
   }
 
   async start(): Promise<{ port: number; url: string }> {
@@ -100,23 +106,13 @@ export class MmscSimulator {
     const server = http.createServer((request, response) => this.onRequest(request, response));
     server.keepAliveTimeout = 30_000;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOn(server, this.port, this.host);
     this.logger?.info({ host: this.host, port }, 'mmsc simulator listening');
     return { port, url: `http://${this.host}:${port}/mm7` };
   }
 
   configure(change: Partial<MmscBehaviour>): void {
-    const next = { ...this.behaviour, ...definedOnly(change) };
-    // Undefined means "accept any" or "send none", so setting one to undefined is a change too.
-    for (const key of ['username', 'password', 'callbackUrl', 'callbackAuthorization'] as const) if (key in change) next[key] = change[key];
-    this.behaviour = next;
+    this.settings.configure(change);
   }
 
   /** Recipients accepted for the number (one per SubmitReq that named it and was taken). */
@@ -136,20 +132,20 @@ export class MmscSimulator {
 
   /** Forgets counts and pending reports and goes back to the behaviour it was created with. */
   reset(): void {
-    this.clearTimers();
+    this.tasks.cancelAll();
     this.received = new Map();
     this.counts = { requests: 0, recipients: 0, acceptedRecipients: 0, reportsSent: 0, reportsAnswered: 0, reportsFailed: 0 };
-    this.behaviour = { ...this.initialBehaviour };
+    this.settings.reset();
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    this.clearTimers();
+    this.tasks.cancelAll();
     this.reportAgent.destroy();
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private onRequest(request: http.IncomingMessage, response: http.ServerResponse): void {
@@ -195,20 +191,20 @@ export class MmscSimulator {
     this.counts.requests += 1;
     this.counts.recipients += req.recipients.length;
     const b = this.behaviour;
-    const reply = (status: number, envelope: string) => this.later(b.latencyMs, () => this.answer(response, status, envelope));
+    const reply = (status: number, envelope: string) => this.tasks.later(b.latencyMs, () => this.answer(response, status, envelope));
     if (!b.multipleRecipients && req.recipients.length > 1) {
       reply(500, buildFault({ from: 'RS', transactionId: req.transactionId, statusCode: MM7_STATUS.MULTIPLE_ADDRESSES_NOT_SUPPORTED, statusText: 'Multiple addresses not supported' }));
       return;
     }
-    if (b.serverErrorRate > 0 && this.random() < b.serverErrorRate) {
+    if (this.draws.happens(b.serverErrorRate)) {
       reply(500, buildFault({ from: 'RS', transactionId: req.transactionId, statusCode: MM7_STATUS.SERVER_ERROR, statusText: 'Server Error' }));
       return;
     }
-    if (b.failureRate > 0 && this.random() < b.failureRate) {
+    if (this.draws.happens(b.failureRate)) {
       reply(500, buildFault({ from: 'RS', transactionId: req.transactionId, statusCode: b.failureStatus, statusText: 'Refused by the simulator' }));
       return;
     }
-    const partial = req.recipients.length > 1 && b.partialRate > 0 && this.random() < b.partialRate;
+    const partial = req.recipients.length > 1 && this.draws.happens(b.partialRate);
     const failed = partial ? req.recipients.slice(-1) : [];
     const accepted = partial ? req.recipients.slice(0, -1) : req.recipients;
     const messageId = `${this.idPrefix}${(this.nextMessageId++).toString(36).toUpperCase()}`;
@@ -224,14 +220,14 @@ export class MmscSimulator {
     reply(200, buildSubmitRsp({ transactionId: req.transactionId, statusCode, statusText: partial ? 'Partial success' : 'Success', messageId, failedRecipients: failed }));
     if (!req.deliveryReport || b.reportDelayMs < 0 || !b.callbackUrl) return;
     for (const recipient of accepted) {
-      this.later(b.latencyMs + b.reportDelayMs, () => void this.sendReport(messageId, recipient, req.senderAddress, 1));
+      this.tasks.later(b.latencyMs + b.reportDelayMs, () => void this.sendReport(messageId, recipient, req.senderAddress, 1));
     }
   }
 
   private async sendReport(messageId: string, recipient: string, sender: string, attempt: number): Promise<void> {
     const { callbackUrl, callbackAuthorization, retrievedRate, failedReportStatus } = this.behaviour;
     if (!callbackUrl || !this.server) return;
-    const mmStatus: MmStatus = this.random() < retrievedRate ? 'Retrieved' : failedReportStatus;
+    const mmStatus: MmStatus = this.draws.next() < retrievedRate ? 'Retrieved' : failedReportStatus;
     const envelope = buildDeliveryReportReq({
       transactionId: `report-${messageId}-${recipient}-${attempt}`,
       relayServerId: 'quanke-mmsc-simulator',
@@ -257,7 +253,7 @@ export class MmscSimulator {
         this.logger?.warn({ err: error }, 'mmsc simulator: delivery report not taken');
         return;
       }
-      this.later(1_000, () => void this.sendReport(messageId, recipient, sender, attempt + 1));
+      this.tasks.later(1_000, () => void this.sendReport(messageId, recipient, sender, attempt + 1));
     }
   }
 
@@ -266,22 +262,6 @@ export class MmscSimulator {
     response.writeHead(status, { 'Content-Type': 'text/xml; charset=utf-8' }).end(envelope);
   }
 
-  private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-  }
-
-  private later(ms: number, task: () => void): void {
-    if (ms <= 0) {
-      task();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      task();
-    }, ms);
-    this.timers.add(timer);
-  }
 }
 
 function postXml(url: string, body: string, authorization: string | undefined, agent: http.Agent): Promise<{ status: number; body: string }> {
@@ -302,20 +282,4 @@ function postXml(url: string, body: string, authorization: string | undefined, a
     });
     request.end(body);
   });
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-// A small seeded PRNG (mulberry32): the rates are draws, and a seed makes a run repeatable.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

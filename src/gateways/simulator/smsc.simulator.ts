@@ -1,8 +1,13 @@
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import smpp, { type Pdu, type Server, type Session } from 'smpp';
 import { encodeSms } from '../sms-encoding.js';
 import { formatReceiptDate, formatReceiptText, type ReceiptStatus } from '../smpp/smpp.receipt.js';
+import { PerSecondCap } from './rate-cap.js';
+import { DelayedTasks, HeldReceipts } from './receipt-scheduler.js';
+import { SeededDraws } from './seeded-draws.js';
+import { SimulatorBehaviour } from './simulator.behaviour.js';
+import { closeServer, listenOn } from './simulator.server.js';
+import { SubmitLedger, type Concatenation } from './submit-ledger.js';
 
 /** What the simulated SMSC does; every field can be changed while it runs (`configure`). */
 export interface SmscBehaviour {
@@ -75,12 +80,6 @@ const DEFAULT_BEHAVIOUR: SmscBehaviour = {
   receiptUtcOffsetMinutes: 0,
 };
 
-/** One message as the SMSC saw it: a single submit, or the parts of a concatenated one (by UDH reference). */
-interface ReceivedMessage {
-  reference: number | null;
-  parts: Array<string | undefined>;
-}
-
 /**
  * An SMSC on the smpp package's server side, for the product (the `simulator` gateway), the tests
  * and the bench. Message ids are answered in hex in submit_sm_resp (and the receipted_message_id
@@ -88,58 +87,46 @@ interface ReceivedMessage {
  * id normalisation is exercised on every run.
  */
 export class SmscSimulator {
-  private behaviour: SmscBehaviour;
-  private readonly initialBehaviour: SmscBehaviour;
+  private readonly settings: SimulatorBehaviour<SmscBehaviour>;
   private readonly host: string;
   private readonly port: number;
-  private readonly trackNumbers: boolean;
   private readonly logger: Logger | undefined;
-  private readonly random: () => number;
+  private readonly draws: SeededDraws;
   private server: Server | null = null;
   private readonly bound = new Set<Session>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private heldReceipts: Pdu[] = [];
+  private readonly tasks = new DelayedTasks();
+  private readonly heldReceipts = new HeldReceipts<Pdu>(MAX_HELD_RECEIPTS);
   private nextMessageId: number;
-  private received = new Map<string, ReceivedMessage[]>();
-  private submitCount = 0;
-  private acceptedCount = 0;
-  private secondStartedAt = 0;
-  private acceptedThisSecond = 0;
+  private readonly ledger: SubmitLedger;
+  private readonly cap = new PerSecondCap();
 
   constructor(options: SmscSimulatorOptions = {}) {
     const { host, port, firstMessageId, trackNumbers, seed, logger, ...behaviour } = options;
-    this.initialBehaviour = { ...DEFAULT_BEHAVIOUR, ...definedOnly(behaviour) };
-    this.behaviour = { ...this.initialBehaviour };
+    // Undefined credentials mean "accept any", so setting one to undefined is a change too.
+    this.settings = new SimulatorBehaviour(DEFAULT_BEHAVIOUR, behaviour, ['systemId', 'password']);
     this.host = host ?? '127.0.0.1';
     this.port = port ?? 0;
-    this.trackNumbers = trackNumbers ?? true;
+    this.ledger = new SubmitLedger(trackNumbers ?? true);
     this.logger = logger;
-    this.random = mulberry32(seed ?? Date.now());
+    this.draws = new SeededDraws(seed);
     this.nextMessageId = firstMessageId ?? Date.now() * 1_000;
+  }
+
+  private get behaviour(): Readonly<SmscBehaviour> {
+    return this.settings.current;
   }
 
   async start(): Promise<{ port: number }> {
     if (this.server) throw new Error('the SMSC simulator is already started');
     const server = smpp.createServer((session) => this.onSession(session));
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOn(server, this.port, this.host);
     this.logger?.info({ host: this.host, port }, 'smsc simulator listening');
     return { port };
   }
 
   configure(change: Partial<SmscBehaviour>): void {
-    const next = { ...this.behaviour, ...definedOnly(change) };
-    // Undefined credentials mean "accept any", so setting one to undefined is a change too.
-    if ('systemId' in change) next.systemId = change.systemId;
-    if ('password' in change) next.password = change.password;
-    this.behaviour = next;
+    this.settings.configure(change);
   }
 
   /** Sends an MO message to every bound ESME; returns how many it was sent to. */
@@ -168,22 +155,22 @@ export class SmscSimulator {
 
   /** Messages (a single submit, or a concatenated message counted once) accepted for the number. */
   submitsFor(msisdn: string): number {
-    return this.received.get(msisdn)?.length ?? 0;
+    return this.ledger.submitsFor(msisdn);
   }
 
   /** The texts accepted for the number, concatenated parts put back together; a missing part shows as '…'. */
   messagesFor(msisdn: string): string[] {
-    return (this.received.get(msisdn) ?? []).map((message) => message.parts.map((part) => part ?? '…').join(''));
+    return this.ledger.messagesFor(msisdn);
   }
 
   /** Every submit_sm received, whatever it was answered. */
   get totalSubmits(): number {
-    return this.submitCount;
+    return this.ledger.totalSubmits;
   }
 
   /** The submit_sm answered ESME_ROK (one per part). */
   get acceptedSubmits(): number {
-    return this.acceptedCount;
+    return this.ledger.acceptedSubmits;
   }
 
   get boundSessions(): number {
@@ -192,39 +179,20 @@ export class SmscSimulator {
 
   /** Forgets counts and pending receipts and goes back to the behaviour it was created with. */
   reset(): void {
-    this.clearTimers();
-    this.heldReceipts = [];
-    this.received = new Map();
-    this.submitCount = 0;
-    this.acceptedCount = 0;
-    this.acceptedThisSecond = 0;
-    this.behaviour = { ...this.initialBehaviour };
+    this.tasks.cancelAll();
+    this.heldReceipts.clear();
+    this.ledger.reset();
+    this.cap.reset();
+    this.settings.reset();
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
-    this.clearTimers();
+    this.tasks.cancelAll();
     for (const session of server.sessions) session.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-  }
-
-  private later(ms: number, task: () => void): void {
-    if (ms <= 0) {
-      task();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      task();
-    }, ms);
-    this.timers.add(timer);
+    await closeServer(server);
   }
 
   private onSession(session: Session): void {
@@ -257,9 +225,7 @@ export class SmscSimulator {
     }
     this.bound.add(session);
     session.send(pdu.response({ system_id: 'QUANKE-SIM' }));
-    const held = this.heldReceipts;
-    this.heldReceipts = [];
-    for (const receipt of held) this.deliverReceipt(receipt, session);
+    for (const receipt of this.heldReceipts.release()) this.deliverReceipt(receipt, session);
   }
 
   private bindStatus(session: Session, pdu: Pdu): number {
@@ -272,22 +238,21 @@ export class SmscSimulator {
   }
 
   private onSubmit(session: Session, pdu: Pdu): void {
-    this.submitCount += 1;
+    this.ledger.submitted();
     const status = this.submitStatus(session);
     if (status !== ESME_ROK) {
-      this.later(this.behaviour.latencyMs, () => session.send(pdu.response({ command_status: status })));
+      this.tasks.later(this.behaviour.latencyMs, () => session.send(pdu.response({ command_status: status })));
       return;
     }
     const id = this.nextMessageId;
     this.nextMessageId += 1;
-    this.acceptedCount += 1;
     const msisdn = pdu.destination_addr ?? '';
-    if (this.trackNumbers) this.record(msisdn, pdu);
+    this.ledger.accepted(msisdn, () => contentOf(pdu));
     const submittedAt = new Date();
-    this.later(this.behaviour.latencyMs, () => {
+    this.tasks.later(this.behaviour.latencyMs, () => {
       session.send(pdu.response({ message_id: hexId(id) }));
       if (this.behaviour.receiptDelayMs < 0) return;
-      this.later(this.behaviour.receiptDelayMs, () =>
+      this.tasks.later(this.behaviour.receiptDelayMs, () =>
         this.deliverReceipt(this.receipt(id, msisdn, pdu.source_addr ?? '', submittedAt), session),
       );
     });
@@ -296,48 +261,15 @@ export class SmscSimulator {
   private submitStatus(session: Session): number {
     if (!this.bound.has(session)) return ESME_RINVBNDSTS;
     const { maxPerSecond, throttleRate, failureRate, failureStatus } = this.behaviour;
-    const now = Date.now();
-    if (now - this.secondStartedAt >= 1_000) {
-      this.secondStartedAt = now;
-      this.acceptedThisSecond = 0;
-    }
-    if (maxPerSecond > 0 && this.acceptedThisSecond >= maxPerSecond) return ESME_RTHROTTLED;
-    if (throttleRate > 0 && this.random() < throttleRate) return ESME_RTHROTTLED;
-    if (failureRate > 0 && this.random() < failureRate) return failureStatus;
-    this.acceptedThisSecond += 1;
+    if (this.cap.isFull(maxPerSecond)) return ESME_RTHROTTLED;
+    if (this.draws.happens(throttleRate)) return ESME_RTHROTTLED;
+    if (this.draws.happens(failureRate)) return failureStatus;
+    this.cap.take();
     return ESME_ROK;
   }
 
-  private record(msisdn: string, pdu: Pdu): void {
-    const content = pdu.short_message;
-    const text = content === undefined || typeof content === 'string' || Buffer.isBuffer(content) ? '' : String(content.message);
-    const udh = content !== undefined && typeof content === 'object' && !Buffer.isBuffer(content) ? content.udh : undefined;
-    const concatenation = concatenationOf(Array.isArray(udh) ? udh : []);
-    const messages = this.received.get(msisdn) ?? [];
-    this.received.set(msisdn, messages);
-    if (!concatenation) {
-      messages.push({ reference: null, parts: [text] });
-      return;
-    }
-    const { reference, total, sequence } = concatenation;
-    // A part joins the open message with its reference; a repeated part starts a new message,
-    // which is how a resubmitted message shows up in `submitsFor`.
-    let message = messages.find(
-      (candidate) =>
-        candidate.reference === reference &&
-        candidate.parts.length === total &&
-        candidate.parts.includes(undefined) &&
-        candidate.parts[sequence - 1] === undefined,
-    );
-    if (!message) {
-      message = { reference, parts: Array.from({ length: total }, () => undefined) };
-      messages.push(message);
-    }
-    message.parts[sequence - 1] = text;
-  }
-
   private receipt(id: number, msisdn: string, ourNumber: string, submittedAt: Date): Pdu {
-    const delivered = this.random() < this.behaviour.receiptStatus;
+    const delivered = this.draws.next() < this.behaviour.receiptStatus;
     const stat: ReceiptStatus = delivered ? 'DELIVRD' : 'UNDELIV';
     const offset = this.behaviour.receiptUtcOffsetMinutes;
     const text = formatReceiptText({
@@ -361,8 +293,7 @@ export class SmscSimulator {
   /** To the session that submitted, else to any bound one, else held for the next bind. */
   private deliverReceipt(receipt: Pdu, preferred: Session): void {
     const session = this.bound.has(preferred) ? preferred : this.bound.values().next().value;
-    if (session?.send(receipt)) return;
-    if (this.heldReceipts.length < MAX_HELD_RECEIPTS) this.heldReceipts.push(receipt);
+    if (!session?.send(receipt)) this.heldReceipts.hold(receipt);
   }
 }
 
@@ -371,8 +302,16 @@ function hexId(id: number): string {
   return id.toString(16).toUpperCase().padStart(16, '0');
 }
 
+/** The text of a submit_sm and the concatenation IE of its UDH, if there is one. */
+function contentOf(pdu: Pdu): { text: string; concatenation: Concatenation | null } {
+  const content = pdu.short_message;
+  const text = content === undefined || typeof content === 'string' || Buffer.isBuffer(content) ? '' : String(content.message);
+  const udh = content !== undefined && typeof content === 'object' && !Buffer.isBuffer(content) ? content.udh : undefined;
+  return { text, concatenation: concatenationOf(Array.isArray(udh) ? udh : []) };
+}
+
 /** The concatenation IE of a UDH (8-bit or 16-bit reference), if there is one. */
-function concatenationOf(elements: readonly Buffer[]): { reference: number; total: number; sequence: number } | null {
+function concatenationOf(elements: readonly Buffer[]): Concatenation | null {
   for (const element of elements) {
     if (element[0] === 0x00 && element.length >= 5) {
       return { reference: element[2] ?? 0, total: element[3] ?? 1, sequence: element[4] ?? 1 };
@@ -382,20 +321,4 @@ function concatenationOf(elements: readonly Buffer[]): { reference: number; tota
     }
   }
   return null;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-// A small seeded PRNG (mulberry32): the rates are draws, and a seed makes a run repeatable.
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
