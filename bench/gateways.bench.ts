@@ -1,10 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { CmppGateway } from '../src/gateways/cmpp/cmpp.gateway.js';
-import type { Gateway, OutboundMessage } from '../src/gateways/gateway.js';
+import type { Gateway } from '../src/gateways/gateway.js';
 import { SmppGateway } from '../src/gateways/smpp/smpp.gateway.js';
+import { campaignMessages, cpuMicrosPerMessage, startSimulatorProcess, submitAll, type SimulatorProcess } from './gateway-load.js';
 import type { BenchCase, BenchSuite } from './harness.js';
 
 /**
@@ -12,53 +10,18 @@ import type { BenchCase, BenchSuite } from './harness.js';
  * 100k messages (one personalised Chinese marketing text each, one part): SMPP to the SMSC
  * simulator, CMPP 2.0 and 3.0 to the ISMG simulator. Each simulator runs in its own process
  * (bench/smsc.process.ts, bench/ismg.process.ts), status reports on, and the adapter is connected
- * before the clock starts. Submitted as a send worker does: batches of BATCH, CONCURRENT batches at
- * a time. Same window for every adapter, so that the protocols are compared and not their defaults;
- * CMPP at its default window (16, the usual licence) is a row of its own.
+ * before the clock starts. Submitted as a send worker does (`submitAll`). Same window for every
+ * adapter, so that the protocols are compared and not their defaults; CMPP at its default window
+ * (16, the usual licence) is a row of its own.
  *
  * Environment: GATEWAY_BENCH_MESSAGES (default 100000), GATEWAY_BENCH_WINDOW (default 64).
  */
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.GATEWAY_BENCH_MESSAGES ?? 100_000);
 const WINDOW = Number(process.env.GATEWAY_BENCH_WINDOW ?? 64);
-const BATCH = 500;
-const CONCURRENT = 4;
 const logger = pino({ level: 'warn' });
 
-interface SimulatorProcess {
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function startSimulator(file: 'smsc.process.ts' | 'ismg.process.ts'): Promise<SimulatorProcess> {
-  const child: ChildProcess = fork(path.join(REPO, 'bench', file), [], {
-    execArgv: ['--import', 'tsx'],
-    cwd: REPO,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`the simulator process ${file} exited with ${code}`)));
-  });
-  return {
-    port,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** The same campaign for every adapter: signature + personalised text + opt-out suffix, 48 characters. */
-const messages: OutboundMessage[] = Array.from({ length: MESSAGES }, (_, n) => ({
-  ref: `r${n}`,
-  msisdn: `139${String(n).padStart(8, '0')}`,
-  text: `【中国移动】尊敬的客户，您本月流量已用${(n % 9_000) + 100}MB，5G套餐限时优惠，回T退订`,
-}));
+const messages = campaignMessages(MESSAGES);
 
 async function waitConnected(gateway: Gateway): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -68,27 +31,9 @@ async function waitConnected(gateway: Gateway): Promise<void> {
   }
 }
 
-/** Submits every message, CONCURRENT batches at a time; throws unless every one was accepted. */
-async function sendAll(gateway: Gateway): Promise<number> {
-  let next = 0;
-  let accepted = 0;
-  const lane = async (): Promise<void> => {
-    while (next < messages.length) {
-      const batch = messages.slice(next, next + BATCH);
-      next += BATCH;
-      for (const outcome of await gateway.submit(batch)) {
-        if (outcome.kind !== 'accepted') throw new Error(`${gateway.name}: ${outcome.kind} ${outcome.code}: ${outcome.message}`);
-        accepted += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENT }, lane));
-  return accepted;
-}
-
 type Open = (port: number) => Gateway;
 
-const simulators = new Map<string, SimulatorProcess>();
+const simulators = new Map<string, SimulatorProcess<{ port: number }, unknown>>();
 let open: Gateway | null = null;
 
 async function closeOpen(): Promise<void> {
@@ -108,19 +53,17 @@ function gatewayCase(operation: string, simulator: 'smsc.process.ts' | 'ismg.pro
       await closeOpen();
       let sim = simulators.get(simulator);
       if (!sim) {
-        sim = await startSimulator(simulator);
+        sim = await startSimulatorProcess(simulator);
         simulators.set(simulator, sim);
       }
-      gateway = build(sim.port);
+      gateway = build(sim.hello.port);
       open = gateway;
       await waitConnected(gateway);
     },
     async run(ctx) {
-      // CPU of this process (the adapter's side) per message: steadier than wall time on a busy machine.
       const cpu = process.cpuUsage();
-      const accepted = await sendAll(gateway!);
-      const { user, system } = process.cpuUsage(cpu);
-      ctx.log(`${operation}: adapter process CPU ${((user + system) / accepted).toFixed(1)} µs/message`);
+      const accepted = await submitAll(gateway!, messages);
+      ctx.log(`${operation}: adapter process CPU ${cpuMicrosPerMessage(cpu, accepted)} µs/message`);
       return accepted;
     },
   };

@@ -1,12 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import type { OutboundMessage } from '../src/gateways/gateway.js';
 import { KannelGateway } from '../src/gateways/kannel/kannel.gateway.js';
 import { kannelInstalled, startKannel, type RunningKannel } from '../test/helpers/kannel.js';
+import { campaignMessages, cpuMicrosPerMessage, startSimulatorProcess, submitAll, type SimulatorProcess } from './gateway-load.js';
 import type { BenchCase, BenchSuite } from './harness.js';
 
 /**
@@ -17,17 +14,14 @@ import type { BenchCase, BenchSuite } from './harness.js';
  * 202 only means bearerbox queued it), so the figure is the whole path to the SMSC. DLRs are on
  * (dlr-mask 31: Kannel calls back twice per message, 8 then 1) and go to a bare HTTP server that
  * counts them, so Kannel pays for them as it would in production; the API's own DLR route is not
- * in the figure. Submitted as a send worker does: batches of BATCH, CONCURRENT batches at a time.
+ * in the figure. Submitted as a send worker does (`submitAll`).
  *
  * Environment: KANNEL_BENCH_MESSAGES (default 100000), KANNEL_BENCH_CONCURRENT_REQUESTS (the
  * adapter's maxConcurrent, default 64).
  */
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.KANNEL_BENCH_MESSAGES ?? 100_000);
 const REQUESTS = Number(process.env.KANNEL_BENCH_CONCURRENT_REQUESTS ?? 64);
-const BATCH = 500;
-const CONCURRENT = 4;
 const logger = pino({ level: 'warn' });
 
 interface SmscCounts {
@@ -36,45 +30,7 @@ interface SmscCounts {
   bound: number;
 }
 
-interface SimulatorProcess {
-  port: number;
-  counts(): Promise<SmscCounts>;
-  stop(): Promise<void>;
-}
-
-async function startSimulator(): Promise<SimulatorProcess> {
-  const child: ChildProcess = fork(path.join(REPO, 'bench', 'smsc.process.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    cwd: REPO,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`bench/smsc.process.ts exited with ${code}`)));
-  });
-  return {
-    port,
-    counts: () =>
-      new Promise<SmscCounts>((resolve) => {
-        child.once('message', (m) => resolve(m as SmscCounts));
-        child.send('count');
-      }),
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** The same campaign as bench/gateways.bench.ts: signature + personalised text + opt-out suffix, 48 characters. */
-const messages: OutboundMessage[] = Array.from({ length: MESSAGES }, (_, n) => ({
-  ref: `r${n}`,
-  msisdn: `139${String(n).padStart(8, '0')}`,
-  text: `【中国移动】尊敬的客户，您本月流量已用${(n % 9_000) + 100}MB，5G套餐限时优惠，回T退订`,
-}));
+const messages = campaignMessages(MESSAGES);
 
 /** A DLR receiver that only counts, by Kannel's type. */
 async function startDlrCounter(): Promise<{ base: string; counts: Map<string, number>; close(): Promise<void> }> {
@@ -101,7 +57,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-let simulator: SimulatorProcess | null = null;
+let simulator: SimulatorProcess<{ port: number }, SmscCounts> | null = null;
 let kannel: RunningKannel | null = null;
 let dlrs: Awaited<ReturnType<typeof startDlrCounter>> | null = null;
 let gateway: KannelGateway | null = null;
@@ -118,10 +74,10 @@ const kannelCase: BenchCase = {
   async prepare() {
     if (gateway) return;
     if (!kannelInstalled()) throw new Error('bearerbox/smsbox are not installed (apt-get install kannel)');
-    simulator = await startSimulator();
+    simulator = await startSimulatorProcess('smsc.process.ts');
     dlrs = await startDlrCounter();
     kannel = await startKannel({
-      smsc: { port: simulator.port, systemId: 'quanke', password: 'bench' },
+      smsc: { port: simulator.hello.port, systemId: 'quanke', password: 'bench' },
       sendsms: { username: 'quanke', password: 'bench-pw' },
       logLevel: 2,
     });
@@ -144,26 +100,14 @@ const kannelCase: BenchCase = {
     const before = (await simulator!.counts()).accepted;
     const cpu = process.cpuUsage();
     const started = performance.now();
-    let next = 0;
-    let accepted = 0;
-    const lane = async (): Promise<void> => {
-      while (next < messages.length) {
-        const batch = messages.slice(next, next + BATCH);
-        next += BATCH;
-        for (const outcome of await gateway!.submit(batch)) {
-          if (outcome.kind !== 'accepted') throw new Error(`kannel: ${outcome.kind} ${outcome.code}: ${outcome.message}`);
-          accepted += 1;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENT }, lane));
+    const accepted = await submitAll(gateway!, messages);
     const queuedMs = performance.now() - started;
-    const { user, system } = process.cpuUsage(cpu);
+    const cpuPerMessage = cpuMicrosPerMessage(cpu, accepted);
     await until('the SMSC simulator accepts every message', async () => (await simulator!.counts()).accepted - before >= accepted, 600_000);
     const smscMs = performance.now() - started;
     ctx.log(
       `${OPERATION}: smsbox answered all ${accepted} in ${(queuedMs / 1000).toFixed(1)} s (${Math.round(accepted / (queuedMs / 1000))}/s), ` +
-        `the SMSC had them all after ${(smscMs / 1000).toFixed(1)} s; adapter process CPU ${((user + system) / accepted).toFixed(1)} µs/message`,
+        `the SMSC had them all after ${(smscMs / 1000).toFixed(1)} s; adapter process CPU ${cpuPerMessage} µs/message`,
     );
     return accepted;
   },

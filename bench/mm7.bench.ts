@@ -1,12 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import type { OutboundMessage, OutboundMms } from '../src/gateways/gateway.js';
 import { Mm7Gateway } from '../src/gateways/mm7/mm7.gateway.js';
 import type { MmscSimulator } from '../src/gateways/simulator/mmsc.simulator.js';
+import { campaignText, cpuMicrosPerMessage, startSimulatorProcess, submitAll, type SimulatorProcess } from './gateway-load.js';
 import type { BenchCase, BenchContext, BenchSuite } from './harness.js';
 
 /**
@@ -16,7 +14,7 @@ import type { BenchCase, BenchContext, BenchSuite } from './harness.js';
  * multipart/related (envelope, SMIL, image, text) that the simulator parses whole. Delivery reports
  * are on: the simulator posts one DeliveryReportReq per recipient to a bare HTTP server in this
  * process that answers DeliveryReportRsp 1000 (the API's route, sink and ledger are not in the
- * figure). Submitted as a send worker does: batches of BATCH, CONCURRENT batches at a time.
+ * figure). Submitted as a send worker does (`submitAll`).
  *
  * Two cases: personalised texts (one recipient per SubmitReq, the usual marketing campaign) and one
  * text for all (up to RECIPIENTS_PER_REQUEST recipients per SubmitReq).
@@ -25,23 +23,19 @@ import type { BenchCase, BenchContext, BenchSuite } from './harness.js';
  * maxConcurrentRequests, default 64).
  */
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.MM7_BENCH_MESSAGES ?? 100_000);
 const REQUESTS = Number(process.env.MM7_BENCH_CONCURRENT_REQUESTS ?? 64);
 const RECIPIENTS_PER_REQUEST = 20;
-const BATCH = 500;
-const CONCURRENT = 4;
 const TOKEN = 'bench-callback-token-0123456789';
 const logger = pino({ level: 'warn' });
 
 const IMAGE = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(2_040, 7)]);
 const mms = (text: string): OutboundMms => ({ subject: '5G 套餐', parts: [{ type: 'image', contentType: 'image/png', content: IMAGE }, { type: 'text', text }] });
-const personalised = (n: number) => `【中国移动】尊敬的客户，您本月流量已用${(n % 9_000) + 100}MB，5G套餐限时优惠，回T退订`;
-const SAME = mms(personalised(0));
+const SAME = mms(campaignText(0));
 
 function messages(shared: boolean): OutboundMessage[] {
   return Array.from({ length: MESSAGES }, (_, n) => {
-    const content = shared ? SAME : mms(personalised(n));
+    const content = shared ? SAME : mms(campaignText(n));
     return { ref: `r${n}`, msisdn: `139${String(n).padStart(8, '0')}`, text: '', mms: content };
   });
 }
@@ -76,56 +70,10 @@ class ReportSink {
   }
 }
 
-interface Mmsc {
-  url: string;
-  count(): Promise<MmscSimulator['stats']>;
-  stop(): Promise<void>;
-}
+type Mmsc = SimulatorProcess<{ url: string }, MmscSimulator['stats']>;
 
-async function startMmsc(callbackUrl: string): Promise<Mmsc> {
-  const child: ChildProcess = fork(path.join(REPO, 'bench', 'mmsc.process.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    cwd: REPO,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, MMSC_CALLBACK_URL: callbackUrl, MMSC_CALLBACK_AUTHORIZATION: `Bearer ${TOKEN}` },
-  });
-  const { url } = await new Promise<{ url: string }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { url: string }));
-    child.once('exit', (code) => reject(new Error(`the MMSC simulator process exited with ${code}`)));
-  });
-  return {
-    url,
-    count: () =>
-      new Promise((resolve) => {
-        child.once('message', (m) => resolve(m as MmscSimulator['stats']));
-        child.send('count');
-      }),
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.send('stop');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
-/** Submits every message, CONCURRENT batches at a time; throws unless every one was accepted. */
-async function sendAll(gateway: Mm7Gateway, all: OutboundMessage[]): Promise<number> {
-  let next = 0;
-  let accepted = 0;
-  const lane = async (): Promise<void> => {
-    while (next < all.length) {
-      const batch = all.slice(next, next + BATCH);
-      next += BATCH;
-      for (const outcome of await gateway.submit(batch)) {
-        if (outcome.kind !== 'accepted') throw new Error(`mm7: ${outcome.kind} ${outcome.code}: ${outcome.message}`);
-        accepted += 1;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENT }, lane));
-  return accepted;
+function startMmsc(callbackUrl: string): Promise<Mmsc> {
+  return startSimulatorProcess('mmsc.process.ts', { MMSC_CALLBACK_URL: callbackUrl, MMSC_CALLBACK_AUTHORIZATION: `Bearer ${TOKEN}` });
 }
 
 let mmsc: Mmsc | null = null;
@@ -144,7 +92,7 @@ function mm7Case(operation: string, shared: boolean): BenchCase {
       gateway = new Mm7Gateway({
         name: 'bench',
         config: {
-          url: mmsc!.url,
+          url: mmsc!.hello.url,
           vaspId: 'VASP01',
           vasId: 'VAS01',
           password: '',
@@ -159,13 +107,13 @@ function mm7Case(operation: string, shared: boolean): BenchCase {
     },
     async run(ctx: BenchContext) {
       const cpu = process.cpuUsage();
-      const before = await mmsc!.count();
-      const accepted = await sendAll(gateway!, all);
-      const { user, system } = process.cpuUsage(cpu);
-      const after = await mmsc!.count();
+      const before = await mmsc!.counts();
+      const accepted = await submitAll(gateway!, all);
+      const cpuPerMessage = cpuMicrosPerMessage(cpu, accepted);
+      const after = await mmsc!.counts();
       ctx.log(
         `${operation}: ${after.requests - before.requests} SubmitReq for ${accepted} recipients; ` +
-          `adapter process CPU ${((user + system) / accepted).toFixed(1)} µs/message (reports answered in this process too)`,
+          `adapter process CPU ${cpuPerMessage} µs/message (reports answered in this process too)`,
       );
       return accepted;
     },
@@ -182,7 +130,7 @@ export const bench: BenchSuite = {
     mm7Case(`MM7 → MMSC simulator, one text for all (≤${RECIPIENTS_PER_REQUEST} recipients per SubmitReq)`, true),
   ],
   async teardown(ctx) {
-    const counts = await mmsc?.count();
+    const counts = await mmsc?.counts();
     if (counts) ctx.log(`mm7: MMSC saw ${counts.requests} SubmitReq, ${counts.acceptedRecipients} recipients; ${sink.reports} delivery reports answered`);
     await mmsc?.stop();
     await sink.stop();
