@@ -11,6 +11,7 @@ import { PerSecondCap } from './rate-cap.js';
 import { DelayedTasks, HeldReceipts } from './receipt-scheduler.js';
 import { SeededDraws } from './seeded-draws.js';
 import { SimulatorBehaviour } from './simulator.behaviour.js';
+import { admitSubmit, type Admission } from './submit-admission.js';
 import { closeServer, listenOn } from './simulator.server.js';
 import { SubmitLedger } from './submit-ledger.js';
 
@@ -383,11 +384,8 @@ export class IsmgSimulator {
   private submitResult(session: IsmgSession, pdu: CmppPduOf<'SUBMIT'>): number {
     if (!session.connected || pdu.body.destTerminalIds.length === 0) return RESULT_STRUCTURE_ERROR;
     const { maxPerSecond, flowControlRate, failureRate, failureResult } = this.behaviour;
-    if (this.cap.isFull(maxPerSecond)) return RESULT_FLOW_CONTROL;
-    if (this.draws.happens(flowControlRate)) return RESULT_FLOW_CONTROL;
-    if (this.draws.happens(failureRate)) return failureResult;
-    this.cap.take();
-    return 0;
+    const answer: Record<Admission, number> = { accepted: 0, throttled: RESULT_FLOW_CONTROL, failed: failureResult };
+    return answer[admitSubmit(this.cap, this.draws, { maxPerSecond, throttleRate: flowControlRate, failureRate })];
   }
 
   private report(msgId: bigint, msisdn: string, submittedAt: Date): ReportBody {

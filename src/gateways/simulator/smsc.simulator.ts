@@ -6,6 +6,7 @@ import { PerSecondCap } from './rate-cap.js';
 import { DelayedTasks, HeldReceipts } from './receipt-scheduler.js';
 import { SeededDraws } from './seeded-draws.js';
 import { SimulatorBehaviour } from './simulator.behaviour.js';
+import { admitSubmit, type Admission } from './submit-admission.js';
 import { closeServer, listenOn } from './simulator.server.js';
 import { SubmitLedger, type Concatenation } from './submit-ledger.js';
 
@@ -260,12 +261,8 @@ export class SmscSimulator {
 
   private submitStatus(session: Session): number {
     if (!this.bound.has(session)) return ESME_RINVBNDSTS;
-    const { maxPerSecond, throttleRate, failureRate, failureStatus } = this.behaviour;
-    if (this.cap.isFull(maxPerSecond)) return ESME_RTHROTTLED;
-    if (this.draws.happens(throttleRate)) return ESME_RTHROTTLED;
-    if (this.draws.happens(failureRate)) return failureStatus;
-    this.cap.take();
-    return ESME_ROK;
+    const answer: Record<Admission, number> = { accepted: ESME_ROK, throttled: ESME_RTHROTTLED, failed: this.behaviour.failureStatus };
+    return answer[admitSubmit(this.cap, this.draws, this.behaviour)];
   }
 
   private receipt(id: number, msisdn: string, ourNumber: string, submittedAt: Date): Pdu {
