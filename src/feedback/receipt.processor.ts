@@ -87,9 +87,11 @@ export class ReceiptProcessor {
   async ingest(receipts: readonly NewReceipt[]): Promise<ReceiptPass> {
     const total = emptyPass();
     for (let i = 0; i < receipts.length; i += this.batchSize) {
-      const ids = await insertReceipts(this.options.db, receipts.slice(i, i + this.batchSize));
+      // Stored inside the locked transaction: the background loop cannot see (and take) them before
+      // this pass does, so the answer counts exactly what this request brought.
       const pass = await this.options.db.transaction().execute(async (trx) => {
         await takeFeedbackLock(trx, 'receipts', true);
+        const ids = await insertReceipts(trx, receipts.slice(i, i + this.batchSize));
         return this.applyBatch(trx, { ids });
       });
       addPass(total, pass);

@@ -76,9 +76,11 @@ export class ReplyProcessor {
   async ingest(messages: readonly NewMo[]): Promise<ReplyPass> {
     const total = emptyPass();
     for (let i = 0; i < messages.length; i += this.batchSize) {
-      const ids = await insertMo(this.options.db, messages.slice(i, i + this.batchSize));
+      // Stored inside the locked transaction: the background loop cannot see (and take) them before
+      // this pass does, so the answer counts exactly what this request brought.
       const pass = await this.options.db.transaction().execute(async (trx) => {
         await takeFeedbackLock(trx, 'replies', true);
+        const ids = await insertMo(trx, messages.slice(i, i + this.batchSize));
         return this.processBatch(trx, { ids });
       });
       addPass(total, pass);
