@@ -1,6 +1,28 @@
 import type { AnySqlParams } from '../conditions/params.js';
 import { PROFILE_TABLE } from '../warehouse/schema.js';
-import type { PreviewCounts, PreviewRequest } from './segment.engine.js';
+import type { Row } from '../warehouse/duckdb.js';
+
+/** Values of one breakdown column, most frequent first; `null` stands for customers without a value. */
+export interface BreakdownValue {
+  value: string | null;
+  count: number;
+}
+
+export interface PreviewCounts {
+  count: number;
+  /** Per column: its most frequent values (up to `topValues`), and how many customers the rest hold. */
+  breakdown: Record<string, { values: BreakdownValue[]; otherCount: number }>;
+  /** Up to `sampleSize` matching customers (one per breakdown group where there are enough), with `sampleColumns`. */
+  sample: Row[];
+}
+
+export interface PreviewRequest {
+  breakdown: string[];
+  sampleSize: number;
+  sampleColumns: string[];
+  topValues: number;
+}
+
 
 /**
  * The preview's one statement, in the dialect of `params`: the count and every breakdown in ONE

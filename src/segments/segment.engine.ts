@@ -6,33 +6,14 @@ import { PROFILE_TABLE } from '../warehouse/schema.js';
 import { segmentMembersTable, segmentNumbersTable } from '../warehouse/tables.js';
 import { loadPhoneNumbers, type PhoneNumberReport } from '../uploads/phone-numbers.js';
 import { assertNever } from '../util/assert-never.js';
-import { previewQuery, readPreviewRows } from './preview.query.js';
+import { previewQuery, readPreviewRows, type PreviewCounts, type PreviewRequest } from './preview.query.js';
 
 /** A compiled condition: a two-valued boolean over the profile row `alias`, adding its values to `params`. */
 export interface CustomerPredicate {
   predicate(params: AnySqlParams, alias?: string): string;
 }
 
-/** Values of one breakdown column, most frequent first; `null` stands for customers without a value. */
-export interface BreakdownValue {
-  value: string | null;
-  count: number;
-}
-
-export interface PreviewCounts {
-  count: number;
-  /** Per column: its most frequent values (up to `topValues`), and how many customers the rest hold. */
-  breakdown: Record<string, { values: BreakdownValue[]; otherCount: number }>;
-  /** Up to `sampleSize` matching customers (one per breakdown group where there are enough), with `sampleColumns`. */
-  sample: Row[];
-}
-
-export interface PreviewRequest {
-  breakdown: string[];
-  sampleSize: number;
-  sampleColumns: string[];
-  topValues: number;
-}
+export type { BreakdownValue, PreviewCounts, PreviewRequest } from './preview.query.js';
 
 /** Dataset → snapshot version, read in the same transaction as the members it describes. */
 export type SnapshotVersions = Record<string, number>;
