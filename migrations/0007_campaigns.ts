@@ -7,8 +7,10 @@ import { sql, type Kysely } from 'kysely';
  * its recipients straight into it, progress and reconciliation scan one partition, and a retired
  * campaign's ledger can be detached or dropped whole. Its only index is the primary key
  * (campaign_id, seq); `status` is deliberately unindexed and the fillfactor leaves room, so the
- * two status writes per message (claim, outcome) are HOT updates that touch no index. Gateway
- * message ids go to `message_parts` (append-only, indexed for receipts) for the same reason.
+ * status writes (claim, outcome, receipt) can be HOT updates that touch no index — measured: 96 %
+ * of them in the demo's 101-row campaign, 37 % in a 1M-row bench campaign, where the free space of
+ * a page runs out before it is pruned. Gateway message ids go to `message_parts` (append-only,
+ * indexed for receipts) for the same reason.
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
