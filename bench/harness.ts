@@ -24,6 +24,11 @@ export interface BenchCase {
    * the only measurement (a multi-second load), else it was the warm-up and BENCH_RUNS runs follow.
    */
   runs?: number;
+  /**
+   * The issue's target for this operation at this size (median, or `p95` of the run): the table
+   * prints it and whether the run met it. A target is reported, never enforced.
+   */
+  target?: { ms: number; of?: 'median' | 'p95' };
   /** Untimed work before every run (e.g. dropping what the previous run created). */
   prepare?(ctx: BenchContext): Promise<void>;
   run(ctx: BenchContext): Promise<RunOutcome>;
@@ -96,6 +101,7 @@ export interface BenchResult {
   baseline: string | null;
   /** Baseline median / this median: how many times faster this is than its baseline. */
   ratio: number | null;
+  target?: { ms: number; of?: 'median' | 'p95' } | null;
   error?: string;
 }
 

@@ -48,7 +48,7 @@ async function timeCase(
   ctx: RunnerContext,
   settings: { runs: number; slowMs: number },
 ): Promise<BenchResult> {
-  const base = { suite: suite.name, operation: testCase.operation, size: testCase.size, baseline: testCase.baseline ?? null };
+  const base = { suite: suite.name, operation: testCase.operation, size: testCase.size, baseline: testCase.baseline ?? null, target: testCase.target ?? null };
   const times: number[] = [];
   let rows = testCase.rows;
   const once = async () => {
@@ -89,6 +89,15 @@ async function timeCase(
   return result;
 }
 
+/** `≤ 150 ms: met` / `≤ 150 ms (p95): missed`, or empty when the case has no target. */
+function targetCell(r: BenchResult): string {
+  if (!r.target) return '';
+  const measured = r.target.of === 'p95' ? r.p95Ms : r.medianMs;
+  const label = `≤ ${r.target.ms.toLocaleString('en')} ms${r.target.of === 'p95' ? ' (p95)' : ''}`;
+  if (r.error || Number.isNaN(measured)) return `${label}: not measured`;
+  return `${label}: ${measured <= r.target.ms ? 'met' : 'missed'}`;
+}
+
 /** Adds the baseline ratio and renders the one table everybody reads. */
 function tabulate(results: BenchResult[]): { table: string; withRatios: BenchResult[] } {
   const all = aq.from(results.map((r) => ({ ...r, baseline: r.baseline ?? '' })));
@@ -119,6 +128,7 @@ function tabulate(results: BenchResult[]): { table: string; withRatios: BenchRes
       'rows/s': fmt(r.rowsPerSecond === null ? null : Math.round(r.rowsPerSecond), 0),
       baseline: r.baseline ?? '',
       '× faster': r.ratio === null ? '' : `${r.ratio.toFixed(r.ratio >= 10 ? 0 : 1)}×`,
+      target: targetCell(r),
     })),
   );
   const align = { 'median ms': 'r', 'p95 ms': 'r', runs: 'r', 'rows/s': 'r', '× faster': 'r' } as const;

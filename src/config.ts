@@ -54,8 +54,14 @@ export const configSchema = z.object({
    * to SQL for what bitmaps do not serve.
    */
   SEGMENT_ENGINE: z.enum(['sql', 'bitmap']).default('sql'),
-  /** Memory the bitmap engine's leaf and breakdown cache may hold (LRU beyond it). */
-  BITMAP_CACHE_MB: z.coerce.number().int().min(1).default(512),
+  /**
+   * Memory the bitmap engine may hold for bitmaps and the profile columns it evaluates field leaves
+   * on (4–8 bytes a customer per column: 10M customers, the bench's realistic preview, ~0.5 GB).
+   * Least recently used entries go beyond it.
+   */
+  BITMAP_CACHE_MB: z.coerce.number().int().min(1).default(1024),
+  /** How often the bitmap engine checks whether the warehouse changed and, if so, rebuilds its bitmaps ahead of previews. */
+  BITMAP_WARM_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
   CONDITION_MAX_DEPTH: z.coerce.number().int().min(1).default(12),
   CONDITION_MAX_NODES: z.coerce.number().int().min(1).default(500),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),

@@ -12,7 +12,8 @@ import { ConditionService } from './conditions/condition.service.js';
 import { SegmentEngine } from './segments/segment.engine.js';
 import { BitmapIndex } from './segments/bitmaps/bitmap.index.js';
 import { BitmapSegmentEngine } from './segments/bitmaps/bitmap.engine.js';
-import { SegmentService, segmentStatusSource } from './segments/segment.service.js';
+import { BitmapWarmer } from './segments/bitmaps/bitmap.warmer.js';
+import { DEFAULT_BREAKDOWN, SegmentService, segmentStatusSource } from './segments/segment.service.js';
 import { segmentsReferencingRule } from './segments/segment.repository.js';
 import { RuleService, ruleConditionSource } from './rules/rule.service.js';
 import { KeyService } from './security/key.service.js';
@@ -91,7 +92,7 @@ export interface Container extends CoreContainer {
    * Customer bitmaps and the engine that answers previews with them; the segment service uses it
    * when SEGMENT_ENGINE=bitmap (the bench drives it either way).
    */
-  bitmaps: { index: BitmapIndex; engine: BitmapSegmentEngine };
+  bitmaps: { index: BitmapIndex; engine: BitmapSegmentEngine; warmer: BitmapWarmer };
   /** Brings DuckDB's copies of the lists and contact history up to date; call before reading them. */
   mirror: WarehouseMirror;
   targeting: TargetingService;
@@ -224,8 +225,16 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     if (dataset === 'customers') await feedbackMirror.resolveConversions(connection);
   });
   const segmentEngine = new SegmentEngine(warehouse);
-  const bitmapIndex = new BitmapIndex(warehouse, config.BITMAP_CACHE_MB * 1024 ** 2);
-  const bitmaps = { index: bitmapIndex, engine: new BitmapSegmentEngine(bitmapIndex, segmentEngine) };
+  const bitmapIndex = new BitmapIndex(warehouse, config.BITMAP_CACHE_MB * 1024 ** 2, { catalog, windowMonths: config.USAGE_WINDOW_MONTHS });
+  const bitmapEngine = new BitmapSegmentEngine(bitmapIndex, segmentEngine);
+  const bitmapWarmer = new BitmapWarmer({
+    index: bitmapIndex,
+    engine: bitmapEngine,
+    prepare: (condition) => conditions.prepare(condition, 'condition', { role: 'admin' }),
+    breakdown: DEFAULT_BREAKDOWN,
+    logger,
+  });
+  const bitmaps = { index: bitmapIndex, engine: bitmapEngine, warmer: bitmapWarmer };
   const segments = new SegmentService({
     db,
     engine: segmentEngine,
@@ -271,6 +280,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
   segments.addDependants({ kind: 'rule', find: (segmentId) => rules.rulesUsingSegment(segmentId) });
   await rules.seedFromDirectory(config.RULES_DIR);
   observeWarehouse(metrics, warehouse);
+  if (config.SEGMENT_ENGINE === 'bitmap') bitmapWarmer.start(config.BITMAP_WARM_INTERVAL_MS);
 
   return {
     ...core,
@@ -285,6 +295,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     conversions,
     reports,
     async close() {
+      await bitmapWarmer.stop();
       await warehouse.close();
       await core.close();
     },

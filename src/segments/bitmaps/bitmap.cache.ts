@@ -53,6 +53,11 @@ export class LruBytes<V extends Weighed> {
     }
   }
 
+  /** Visits every entry without counting it as used. */
+  forEach(visit: (key: string, value: V) => void): void {
+    for (const [k, v] of this.entries) visit(k, v);
+  }
+
   get bytes(): number {
     return this.total;
   }

@@ -1,0 +1,313 @@
+import type { Catalog, ColumnType } from '../../catalog/catalog.js';
+import { WINDOW_DATASET } from '../../conditions/check.js';
+import { kindOf, type AggregateCondition, type Condition, type FieldCondition, type Op, type Scalar, type Value } from '../../conditions/condition.schemas.js';
+import { profileUsageColumn, usageMeasures } from '../../warehouse/schema.js';
+import { CATEGORY_NULL, INTEGER_NULL, type ProfileColumn } from './profile.columns.js';
+
+/**
+ * A condition leaf the column store answers without DuckDB: the profile columns it reads and how to
+ * turn them into member words (bit `i & 31` of word `i >> 5` set for row `i`).
+ *
+ * It must answer exactly what `compilePredicate` (src/conditions/compile.ts) answers, so it follows
+ * the compiled SQL step by step: a field leaf is `col IS NOT NULL AND col op value` with the value
+ * bound as the column's parameter type (DOUBLE for DECIMAL), a pivoted aggregate is the same
+ * expression over the month columns with NULL (no month with data) matching nothing. What it cannot
+ * follow exactly returns undefined and goes to DuckDB: text ordering, windows longer than the pivot,
+ * sums and averages of DECIMAL measures (DuckDB sums those as exact decimals), values whose type
+ * the parameter cast would change.
+ */
+export interface ColumnarLeaf {
+  columns: Array<{ name: string; type: ColumnType }>;
+  words(columns: ReadonlyMap<string, ProfileColumn>, rows: number): Uint32Array | undefined;
+}
+
+export interface ColumnarContext {
+  catalog: Catalog;
+  windowMonths: number;
+}
+
+export function columnarLeaf(node: Condition, context: ColumnarContext): ColumnarLeaf | undefined {
+  const kind = kindOf(node);
+  if (kind === 'field') return fieldLeaf(node as FieldCondition, context);
+  if (kind === 'aggregate') return aggregateLeaf(node as AggregateCondition, context);
+  return undefined;
+}
+
+function fieldLeaf(node: FieldCondition, context: ColumnarContext): ColumnarLeaf | undefined {
+  const column = context.catalog.dataset('customers')?.columns.find((c) => c.name === node.field);
+  if (!column) return undefined;
+  const { name, type } = column;
+  if (type === 'varchar' || type === 'boolean') {
+    const match = categoryMatcher(node.op, node.value, type);
+    if (!match) return undefined;
+    return {
+      columns: [{ name, type }],
+      words: (columns, rows) => {
+        const col = columns.get(name);
+        if (col?.kind !== 'categorical') return undefined;
+        return codeWords(col.codes, match(col.dictionary), rows);
+      },
+    };
+  }
+  const test = numberTest(node.op, node.value, type, type === 'integer' || type === 'bigint');
+  if (!test) return undefined;
+  return {
+    columns: [{ name, type }],
+    words: (columns, rows) => {
+      const col = columns.get(name);
+      if (!col || col.kind === 'categorical') return undefined;
+      return col.kind === 'integer' ? integerWords(col.values, test, rows) : numberWords(col.values, test, rows);
+    },
+  };
+}
+
+function aggregateLeaf(node: AggregateCondition, context: ColumnarContext): ColumnarLeaf | undefined {
+  const { fn, field, lastMonths, op, value } = node.aggregate;
+  const measure = context.catalog.column(WINDOW_DATASET, field);
+  if (!measure || lastMonths > context.windowMonths || !usageMeasures(context.catalog).includes(field)) return undefined;
+  // DuckDB sums DECIMAL months exactly before the cast to DOUBLE; summing doubles here could differ in the last bit.
+  if (measure.type === 'decimal' && (fn === 'sum' || fn === 'avg')) return undefined;
+  const test = numberTest(op, value, fn === 'count' ? 'bigint' : 'decimal', fn === 'count');
+  if (!test) return undefined;
+  const names = Array.from({ length: lastMonths }, (_, i) => profileUsageColumn(field, i + 1));
+  return {
+    columns: names.map((name) => ({ name, type: measure.type })),
+    words: (columns, rows) => {
+      const months = names.map((n) => columns.get(n));
+      if (months.some((m) => !m || m.kind === 'categorical')) return undefined;
+      const values = aggregateValues(fn, months as Array<Exclude<ProfileColumn, { kind: 'categorical' }>>, rows);
+      return numberWords(values, test, rows);
+    },
+  };
+}
+
+/** The pivot's aggregate per row (NaN for NULL), as compile.ts's `pivotAggregate` computes it. */
+function aggregateValues(fn: AggregateCondition['aggregate']['fn'], months: Array<Exclude<ProfileColumn, { kind: 'categorical' }>>, rows: number): Float64Array {
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let count = 0;
+    let sum = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const m of months) {
+      const v = m.values[i]!;
+      if (m.kind === 'integer' ? v === INTEGER_NULL : v !== v) continue;
+      count += 1;
+      sum += v;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+    switch (fn) {
+      case 'count':
+        out[i] = count;
+        break;
+      case 'sum':
+        out[i] = count > 0 ? sum : NaN;
+        break;
+      case 'avg':
+        out[i] = count > 0 ? sum / count : NaN;
+        break;
+      case 'min':
+        out[i] = count > 0 ? min : NaN;
+        break;
+      case 'max':
+        out[i] = count > 0 ? max : NaN;
+        break;
+    }
+  }
+  return out;
+}
+
+/** A test of one non-NULL number, or of NULL itself (`is_null`/`not_null`). */
+type NumberTest =
+  | { kind: 'range'; lo: number; hi: number }
+  | { kind: 'set'; values: Set<number>; negate: boolean }
+  | { kind: 'ne'; value: number }
+  | { kind: 'null'; isNull: boolean };
+
+/**
+ * `op value` over numbers of `type`, as the bound parameter compares. Strict bounds become inclusive
+ * ones on the next double (exact: no double lies between), so every range is `lo ≤ v ≤ hi`.
+ * `integral`: the parameter is an integer type, which a fractional value would be cast (rounded)
+ * to; such values are left to DuckDB.
+ */
+function numberTest(op: Op, value: Value | undefined, type: ColumnType, integral: boolean): NumberTest | undefined {
+  const num = (v: Scalar | undefined): number | undefined => {
+    if (type === 'date') return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? dateDays(v) : undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+    if (integral && !Number.isSafeInteger(v)) return undefined;
+    return v;
+  };
+  switch (op) {
+    case 'is_null':
+      return { kind: 'null', isNull: true };
+    case 'not_null':
+      return { kind: 'null', isNull: false };
+    case 'eq':
+    case 'lt':
+    case 'lte':
+    case 'gt':
+    case 'gte': {
+      const v = num(value as Scalar);
+      if (v === undefined) return undefined;
+      if (op === 'eq') return { kind: 'range', lo: v, hi: v };
+      if (op === 'lt') return { kind: 'range', lo: -Infinity, hi: nextDown(v) };
+      if (op === 'lte') return { kind: 'range', lo: -Infinity, hi: v };
+      if (op === 'gt') return { kind: 'range', lo: nextUp(v), hi: Infinity };
+      return { kind: 'range', lo: v, hi: Infinity };
+    }
+    case 'between': {
+      if (!Array.isArray(value) || value.length !== 2) return undefined;
+      const lo = num(value[0]);
+      const hi = num(value[1]);
+      return lo === undefined || hi === undefined ? undefined : { kind: 'range', lo, hi };
+    }
+    case 'ne': {
+      const v = num(value as Scalar);
+      return v === undefined ? undefined : { kind: 'ne', value: v };
+    }
+    case 'in':
+    case 'not_in': {
+      if (!Array.isArray(value)) return undefined;
+      const values = value.map(num);
+      if (values.some((v) => v === undefined)) return undefined;
+      return { kind: 'set', values: new Set(values as number[]), negate: op === 'not_in' };
+    }
+    case 'starts_with':
+    case 'contains':
+      return undefined;
+  }
+}
+
+/** Which dictionary codes match `op value` (CATEGORY_NULL never does unless `is_null`). */
+function categoryMatcher(op: Op, value: Value | undefined, type: 'varchar' | 'boolean'): ((dictionary: readonly string[]) => Uint8Array) | undefined {
+  const text = (v: Scalar | undefined): string | undefined => {
+    if (type === 'boolean') return typeof v === 'boolean' ? String(v) : undefined;
+    return typeof v === 'string' ? v : undefined;
+  };
+  const codes = (dictionary: readonly string[], matches: (v: string) => boolean, matchNull = false): Uint8Array => {
+    const out = new Uint8Array(CATEGORY_NULL + 1);
+    dictionary.forEach((v, i) => {
+      if (matches(v)) out[i] = 1;
+    });
+    out[CATEGORY_NULL] = matchNull ? 1 : 0;
+    return out;
+  };
+  switch (op) {
+    case 'is_null':
+      return (d) => codes(d, () => false, true);
+    case 'not_null':
+      return (d) => codes(d, () => true);
+    case 'eq':
+    case 'ne': {
+      const v = text(value as Scalar);
+      if (v === undefined) return undefined;
+      return op === 'eq' ? (d) => codes(d, (x) => x === v) : (d) => codes(d, (x) => x !== v);
+    }
+    case 'in':
+    case 'not_in': {
+      if (!Array.isArray(value)) return undefined;
+      const values = value.map(text);
+      if (values.some((v) => v === undefined)) return undefined;
+      const set = new Set(values as string[]);
+      return op === 'in' ? (d) => codes(d, (x) => set.has(x)) : (d) => codes(d, (x) => !set.has(x));
+    }
+    case 'starts_with':
+    case 'contains': {
+      const v = type === 'varchar' ? text(value as Scalar) : undefined;
+      if (v === undefined) return undefined;
+      return op === 'starts_with' ? (d) => codes(d, (x) => x.startsWith(v)) : (d) => codes(d, (x) => x.includes(v));
+    }
+    case 'lt':
+    case 'lte':
+    case 'gt':
+    case 'gte':
+    case 'between':
+      // Text and boolean ordering is DuckDB's to decide.
+      return undefined;
+  }
+}
+
+function wordCount(rows: number): number {
+  return Math.ceil(rows / 32);
+}
+
+function codeWords(codes: Uint16Array, match: Uint8Array, rows: number): Uint32Array {
+  const words = new Uint32Array(wordCount(rows));
+  for (let w = 0, i = 0; i < rows; w++) {
+    let bits = 0;
+    const end = Math.min(i + 32, rows);
+    for (let b = 0; i < end; i++, b++) bits |= match[codes[i]!]! << b;
+    words[w] = bits;
+  }
+  return words;
+}
+
+function numberWords(values: Float64Array, test: NumberTest, rows: number): Uint32Array {
+  switch (test.kind) {
+    case 'range':
+      return rangeWords(values, test.lo, test.hi, rows);
+    case 'null':
+      return everyWords(rows, (i) => (values[i] !== values[i]) === test.isNull);
+    case 'ne':
+      return everyWords(rows, (i) => values[i] === values[i] && values[i] !== test.value);
+    case 'set':
+      return everyWords(rows, (i) => values[i] === values[i] && test.values.has(values[i]!) !== test.negate);
+  }
+}
+
+function integerWords(values: Int32Array, test: NumberTest, rows: number): Uint32Array {
+  switch (test.kind) {
+    case 'range':
+      // The NULL sentinel is the smallest INTEGER: no real value holds it, so start above it.
+      return rangeWords(values, Math.max(test.lo, INTEGER_NULL + 1), test.hi, rows);
+    case 'null':
+      return everyWords(rows, (i) => (values[i] === INTEGER_NULL) === test.isNull);
+    case 'ne':
+      return everyWords(rows, (i) => values[i] !== INTEGER_NULL && values[i] !== test.value);
+    case 'set':
+      return everyWords(rows, (i) => values[i] !== INTEGER_NULL && test.values.has(values[i]!) !== test.negate);
+  }
+}
+
+/** The common leaf (`age between …`, `arpu >= …`): NaN fails both comparisons, so NULL never matches. */
+function rangeWords(values: Float64Array | Int32Array, lo: number, hi: number, rows: number): Uint32Array {
+  const words = new Uint32Array(wordCount(rows));
+  for (let w = 0, i = 0; i < rows; w++) {
+    let bits = 0;
+    const end = Math.min(i + 32, rows);
+    for (let b = 0; i < end; i++, b++) {
+      const v = values[i]!;
+      if (v >= lo && v <= hi) bits |= 1 << b;
+    }
+    words[w] = bits;
+  }
+  return words;
+}
+
+function everyWords(rows: number, member: (i: number) => boolean): Uint32Array {
+  const words = new Uint32Array(wordCount(rows));
+  for (let i = 0; i < rows; i++) if (member(i)) words[i >>> 5]! |= 1 << (i & 31);
+  return words;
+}
+
+function dateDays(iso: string): number | undefined {
+  const t = Date.UTC(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)) - 1, Number(iso.slice(8, 10)));
+  // DuckDB refuses an impossible date such as 2026-02-30; leave those to it.
+  return new Date(t).toISOString().slice(0, 10) === iso ? t / 86_400_000 : undefined;
+}
+
+const scratch = new Float64Array(1);
+const scratchBits = new BigInt64Array(scratch.buffer);
+
+/** The smallest double above `v` (for `> v` as `>= nextUp(v)`). */
+function nextUp(v: number): number {
+  if (v === 0) return Number.MIN_VALUE;
+  scratch[0] = v;
+  scratchBits[0] = scratchBits[0]! + (v > 0 ? 1n : -1n);
+  return scratch[0]!;
+}
+
+function nextDown(v: number): number {
+  return -nextUp(-v);
+}
