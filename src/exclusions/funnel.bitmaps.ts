@@ -39,7 +39,7 @@ export function firstRemovingSteps(segment: RoaringBitmap32, steps: ReadonlyArra
 }
 
 /** The funnel of a materialised segment through policy steps, on the bitmap index. */
-export async function bitmapFunnel(index: BitmapIndex, segmentId: string, steps: readonly PolicyStep[], ctx: StepContext): Promise<BitmapFunnelResult> {
+export async function bitmapFunnel(index: BitmapIndex, segmentId: string, steps: readonly PolicyStep[], ctx: StepContext): Promise<BitmapFunnelResult | undefined> {
   return index.session(async (session) => {
     const params = new SqlParams();
     const described: FunnelStep[] = [];

@@ -212,7 +212,8 @@ describe('bitmap previews equal SQL previews', () => {
       const policy = await ctx.container.policies.get('default');
       const conditions = await ctx.container.policies.prepareConditions(policy, 'admin');
       const asOf = new Date(run.asOf);
-      const funnel = await bitmapFunnel(ctx.container.bitmaps.index, segmentB, policy.steps, { asOf, today: localDate(asOf), productId, category, conditions });
+      const funnel = (await bitmapFunnel(ctx.container.bitmaps.index, segmentB, policy.steps, { asOf, today: localDate(asOf), productId, category, conditions }))!;
+      expect(funnel).toBeDefined();
       const [first, ...steps] = run.funnel;
       expect(funnel.segmentCount).toBe(first!.remaining);
       for (const entry of steps) {
