@@ -1,5 +1,4 @@
 import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
-import type { ColumnType } from '../../catalog/catalog.js';
 import { kindOf, type Condition } from '../../conditions/condition.schemas.js';
 import { SqlParams } from '../../conditions/params.js';
 import { ident, toPlainRows, type Row, type Warehouse } from '../../warehouse/duckdb.js';
@@ -8,8 +7,9 @@ import { segmentMembersTable } from '../../warehouse/tables.js';
 import { LruBytes } from './bitmap.cache.js';
 import type { Leaf } from './bitmap.algebra.js';
 import { bitmapBytes, bitmapFromWords, RoaringBitmap32 } from './roaring.js';
-import { columnarLeaf, type ColumnarContext } from './leaf.columnar.js';
-import { CATEGORY_NULL, INTEGER_NULL, loadProfileColumn, vectorItems, type ProfileColumn } from './profile.columns.js';
+import { CategoryIndex, NumericIndex } from './column.index.js';
+import { aggregateValues, columnarLeaf, type ColumnarContext, type ColumnRef } from './leaf.columnar.js';
+import { INTEGER_NULL, loadProfileColumn, vectorItems, type IntegerColumn, type NumberColumn } from './profile.columns.js';
 
 const PROFILE = ident(PROFILE_TABLE);
 
@@ -42,6 +42,9 @@ export interface ValueBitmaps {
   values: Array<{ value: string | null; bitmap: RoaringBitmap32 }> | undefined;
 }
 
+/** DuckDB's rows per row group (its default): the unit a lookup by row number reads. */
+const ROW_GROUP_ROWS = 122_880;
+
 /** A breakdown column with more distinct values than this is answered by SQL, not bitmaps. */
 export const MAX_BITMAP_VALUES = 256;
 
@@ -62,7 +65,8 @@ interface UnheldColumn {
   bytes: 0;
 }
 
-type Entry = CachedBitmap | ValueBitmaps | ProfileColumn | UnheldColumn;
+type ColumnIndex = NumericIndex | CategoryIndex;
+type Entry = CachedBitmap | ValueBitmaps | ColumnIndex | UnheldColumn;
 
 /**
  * Roaring bitmaps of customers (row numbers of `customer_profile`) for condition leaves, lists,
@@ -76,8 +80,8 @@ type Entry = CachedBitmap | ValueBitmaps | ProfileColumn | UnheldColumn;
 export class BitmapIndex {
   private readonly cache: LruBytes<Entry>;
   private readonly density = new Map<string, boolean>();
-  /** Columns asked for since the last profile build: what the warmer loads for the next one. */
-  private readonly usedColumns = new Map<string, ColumnType>();
+  /** Column indexes previews have used (by key): what the warmer builds again for the next profile build. */
+  private readonly usedColumns = new Map<string, ColumnRef>();
 
   constructor(
     private readonly warehouse: Warehouse,
@@ -125,9 +129,9 @@ export class BitmapIndex {
     this.cache.evict((key) => !key.endsWith(`|${profile}`) && !key.includes(`|${profile}|`));
   }
 
-  /** The columns previews have read, to be loaded again when the profile is rebuilt. */
-  columnsInUse(): Array<{ name: string; type: ColumnType }> {
-    return [...this.usedColumns].map(([name, type]) => ({ name, type }));
+  /** The column indexes previews have used, to be built again when the profile is rebuilt. */
+  columnsInUse(): ColumnRef[] {
+    return [...this.usedColumns.values()];
   }
 
   memory(): BitmapMemory {
@@ -153,7 +157,7 @@ export class SnapshotSession {
     readonly snapshot: Snapshot,
     private readonly cache: LruBytes<Entry>,
     private readonly columnar: ColumnarContext,
-    private readonly usedColumns: Map<string, ColumnType>,
+    private readonly usedColumns: Map<string, ColumnRef>,
   ) {}
 
   /** Every row number of the profile. */
@@ -199,53 +203,97 @@ export class SnapshotSession {
   }
 
   /**
-   * Per value of `column` (as VARCHAR, NULL for no value), its customers, from the column held in
-   * memory: one pass over its codes per profile build, then cached. Columns kept as numbers (other
-   * than INTEGER) and columns of more than MAX_BITMAP_VALUES values have none (`values` undefined).
+   * Per value of `column` (as VARCHAR, NULL for no value), its customers: a VARCHAR or BOOLEAN
+   * column's category index, an INTEGER column's values in one pass; cached per profile build.
+   * Other columns, and columns of more than MAX_BITMAP_VALUES values, have none (`values` undefined).
    */
   async valueBitmaps(column: string): Promise<ValueBitmaps> {
     const key = `values:${column}|${this.snapshot.profile}`;
     const hit = this.cache.get(key) as ValueBitmaps | undefined;
     if (hit) return hit;
     const type = this.columnar.catalog.dataset('customers')?.columns.find((c) => c.name === column)?.type;
-    const col = type ? await this.column(column, type) : undefined;
-    const entry = col ? valueBitmapsOf(col, this.snapshot.rows) : { bytes: 0, values: undefined };
+    let entry: ValueBitmaps = { bytes: 0, values: undefined };
+    if (type === 'varchar' || type === 'boolean') {
+      const index = await this.columnIndex({ kind: 'stored', name: column, type });
+      if (index instanceof CategoryIndex && index.dictionary.length <= MAX_BITMAP_VALUES) {
+        const values = [...index.dictionary.map((value, i) => ({ value: value as string | null, bitmap: index.bitmaps[i]! })), { value: null, bitmap: index.nulls }];
+        // The bitmaps are the category index's: no bytes of their own.
+        entry = { bytes: 0, values: values.filter((v) => v.bitmap.size > 0) };
+      }
+    } else if (type === 'integer') {
+      const loaded = await loadProfileColumn(this.c, column, type, this.snapshot.rows);
+      if (loaded?.kind === 'integer') entry = integerValueBitmaps(loaded, this.snapshot.rows);
+    }
     this.cache.set(key, entry);
     return entry;
   }
 
-  /** A profile column held in memory (cached per profile build), or undefined when it cannot be held exactly. */
-  async column(name: string, type: ColumnType): Promise<ProfileColumn | undefined> {
-    this.usedColumns.set(name, type);
+  /** The bitmap index of a profile column or window aggregate (cached per profile build), or undefined when it cannot be held exactly. */
+  async columnIndex(ref: ColumnRef): Promise<ColumnIndex | undefined> {
+    const name = ref.kind === 'stored' ? ref.name : `${ref.fn}(${ref.months.join(',')})`;
+    this.usedColumns.set(name, ref);
     const key = `column:${name}|${this.snapshot.profile}`;
-    const hit = this.cache.get(key) as ProfileColumn | UnheldColumn | undefined;
-    if (hit) return hit.kind === 'unheld' ? undefined : hit;
-    const loaded = await loadProfileColumn(this.c, name, type, this.snapshot.rows);
-    this.cache.set(key, loaded ?? { kind: 'unheld', bytes: 0 });
-    return loaded;
+    const hit = this.cache.get(key) as ColumnIndex | UnheldColumn | undefined;
+    if (hit) return hit instanceof NumericIndex || hit instanceof CategoryIndex ? hit : undefined;
+    const built = await this.buildIndex(ref);
+    this.cache.set(key, built ?? { kind: 'unheld', bytes: 0 });
+    return built;
   }
 
-  /** Profile rows by row number, ordered by customer_id, with `columns`. */
+  private async buildIndex(ref: ColumnRef): Promise<ColumnIndex | undefined> {
+    const rows = this.snapshot.rows;
+    if (ref.kind === 'aggregate') {
+      const months: Array<IntegerColumn | NumberColumn> = [];
+      for (const month of ref.months) {
+        const loaded = await loadProfileColumn(this.c, month, ref.type, rows);
+        if (!loaded || loaded.kind === 'categorical') return undefined;
+        months.push(loaded);
+      }
+      const values = aggregateValues(ref.fn, months, rows);
+      return NumericIndex.of({ kind: 'number', values, bytes: values.byteLength }, rows);
+    }
+    const loaded = await loadProfileColumn(this.c, ref.name, ref.type, rows);
+    if (!loaded) return undefined;
+    return loaded.kind === 'categorical' ? CategoryIndex.of(loaded, rows) : NumericIndex.of(loaded, rows);
+  }
+
+  /**
+   * Profile rows by row number, ordered by customer_id, with `columns`. Each `rowid BETWEEN` range
+   * lets DuckDB read only the row groups it covers; `rowid IN (…)` alone scans the whole table
+   * (1.6 s at 10M). Row numbers are grouped by row group, one range each.
+   */
   async rows(rowNumbers: readonly number[], columns: readonly string[]): Promise<Row[]> {
     if (rowNumbers.length === 0) return [];
-    const placeholders = rowNumbers.map((_, i) => `$${i + 1}`).join(', ');
-    return this.read(
-      `SELECT ${columns.map((col) => `c.${ident(col)}`).join(', ')} FROM ${PROFILE} c WHERE c.rowid IN (${placeholders}) ORDER BY c.customer_id`,
-      rowNumbers.map((n) => BigInt(n)),
-    );
+    const groups = new Map<number, number[]>();
+    for (const n of rowNumbers) {
+      const g = Math.floor(n / ROW_GROUP_ROWS);
+      groups.set(g, [...(groups.get(g) ?? []), n]);
+    }
+    const values: bigint[] = [];
+    const bind = (n: number) => {
+      values.push(BigInt(n));
+      return `$${values.length}`;
+    };
+    const ranges = [...groups.values()].map((ns) => `(c.rowid BETWEEN ${bind(Math.min(...ns))} AND ${bind(Math.max(...ns))} AND c.rowid IN (${ns.map(bind).join(', ')}))`);
+    return this.read(`SELECT ${columns.map((col) => `c.${ident(col)}`).join(', ')} FROM ${PROFILE} c WHERE ${ranges.join(' OR ')} ORDER BY c.customer_id`, values);
   }
 
   private async fromColumns(node: Condition): Promise<RoaringBitmap32 | undefined> {
-    const plan = columnarLeaf(node, this.columnar);
-    if (!plan) return undefined;
-    const columns = new Map<string, ProfileColumn>();
-    for (const { name, type } of plan.columns) {
-      const col = await this.column(name, type);
-      if (!col) return undefined;
-      columns.set(name, col);
+    const leaf = columnarLeaf(node, this.columnar);
+    if (!leaf) return undefined;
+    const index = await this.columnIndex(leaf.column);
+    if (!index) return undefined;
+    let bitmap: RoaringBitmap32;
+    if ('numeric' in leaf) {
+      if (!(index instanceof NumericIndex)) return undefined;
+      bitmap = leaf.members(index);
+    } else {
+      if (!(index instanceof CategoryIndex)) return undefined;
+      bitmap = leaf.members(index);
     }
-    const words = plan.words(columns, this.snapshot.rows);
-    return words ? bitmapFromWords(words) : undefined;
+    bitmap.runOptimize();
+    bitmap.shrinkToFit();
+    return bitmap;
   }
 
   private async fromQuery(node: Condition, compile: (node: Condition, params: SqlParams) => string): Promise<RoaringBitmap32> {
@@ -311,31 +359,16 @@ export class SnapshotSession {
   }
 }
 
-/** Per value of an in-memory column, its members, in one pass (categorical codes or INTEGER values). */
-function valueBitmapsOf(column: ProfileColumn, rows: number): ValueBitmaps {
-  const none: ValueBitmaps = { bytes: 0, values: undefined };
-  let labels: Array<string | null>;
-  let slotOf: (i: number) => number;
-  if (column.kind === 'categorical') {
-    if (column.dictionary.length > MAX_BITMAP_VALUES) return none;
-    labels = [...column.dictionary, null];
-    const nullSlot = column.dictionary.length;
-    const codes = column.codes;
-    slotOf = (i) => (codes[i] === CATEGORY_NULL ? nullSlot : codes[i]!);
-  } else if (column.kind === 'integer') {
-    const slots = new Map<number, number>();
-    const values = column.values;
-    for (let i = 0; i < rows && slots.size <= MAX_BITMAP_VALUES; i++) if (!slots.has(values[i]!)) slots.set(values[i]!, slots.size);
-    if (slots.size > MAX_BITMAP_VALUES) return none;
-    labels = [...slots.keys()].map((v) => (v === INTEGER_NULL ? null : String(v)));
-    slotOf = (i) => slots.get(values[i]!)!;
-  } else return none;
-  const words = labels.map(() => new Uint32Array(Math.ceil(rows / 32)));
-  for (let i = 0; i < rows; i++) words[slotOf(i)]![i >>> 5]! |= 1 << (i & 31);
-  const values = labels
-    .map((value, slot) => ({ value, bitmap: bitmapFromWords(words[slot]!) }))
-    .filter((v) => v.bitmap.size > 0);
-  return { bytes: values.reduce((sum, v) => sum + bitmapBytes(v.bitmap), 0), values };
+/** Per value of an INTEGER column (up to MAX_BITMAP_VALUES of them), its members, in one pass. */
+function integerValueBitmaps(column: IntegerColumn, rows: number): ValueBitmaps {
+  const slots = new Map<number, number>();
+  const values = column.values;
+  for (let i = 0; i < rows && slots.size <= MAX_BITMAP_VALUES; i++) if (!slots.has(values[i]!)) slots.set(values[i]!, slots.size);
+  if (slots.size > MAX_BITMAP_VALUES) return { bytes: 0, values: undefined };
+  const words = [...slots.keys()].map(() => new Uint32Array(Math.ceil(rows / 32)));
+  for (let i = 0; i < rows; i++) words[slots.get(values[i]!)!]![i >>> 5]! |= 1 << (i & 31);
+  const out = [...slots.keys()].map((v, slot) => ({ value: v === INTEGER_NULL ? null : String(v), bitmap: bitmapFromWords(words[slot]!) }));
+  return { bytes: out.reduce((sum, v) => sum + bitmapBytes(v.bitmap), 0), values: out };
 }
 
 async function readSnapshot(c: DuckDBConnection): Promise<Snapshot> {

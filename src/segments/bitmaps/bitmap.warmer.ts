@@ -87,7 +87,7 @@ export class BitmapWarmer {
       index.forgetOtherBuilds(plan.profile);
       await session.universe();
       for (const column of this.deps.breakdown) await session.valueBitmaps(column);
-      for (const { name, type } of columns) await session.column(name, type);
+      for (const column of columns) await session.columnIndex(column);
       for (const condition of conditions) await engine.members(session, condition);
       return true;
     });

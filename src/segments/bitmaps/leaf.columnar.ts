@@ -1,12 +1,19 @@
 import type { Catalog, ColumnType } from '../../catalog/catalog.js';
 import { WINDOW_DATASET } from '../../conditions/check.js';
-import { kindOf, type AggregateCondition, type Condition, type FieldCondition, type Op, type Scalar, type Value } from '../../conditions/condition.schemas.js';
+import { kindOf, type AggregateCondition, type AggregateFn, type Condition, type FieldCondition, type Op, type Scalar, type Value } from '../../conditions/condition.schemas.js';
 import { profileUsageColumn, usageMeasures } from '../../warehouse/schema.js';
-import { CATEGORY_NULL, INTEGER_NULL, type ProfileColumn } from './profile.columns.js';
+import type { CategoryIndex, NumericIndex } from './column.index.js';
+import { INTEGER_NULL, type IntegerColumn, type NumberColumn } from './profile.columns.js';
+import { RoaringBitmap32 } from './roaring.js';
+
+/** Where a leaf's values come from: a stored profile column, or a window aggregate over the pivoted months. */
+export type ColumnRef =
+  | { kind: 'stored'; name: string; type: ColumnType }
+  | { kind: 'aggregate'; fn: AggregateFn; field: string; months: string[]; type: ColumnType };
 
 /**
- * A condition leaf the column store answers without DuckDB: the profile columns it reads and how to
- * turn them into member words (bit `i & 31` of word `i >> 5` set for row `i`).
+ * A condition leaf the column indexes answer without DuckDB: the column it reads and how its
+ * members follow from that column's index (column.index.ts).
  *
  * It must answer exactly what `compilePredicate` (src/conditions/compile.ts) answers, so it follows
  * the compiled SQL step by step: a field leaf is `col IS NOT NULL AND col op value` with the value
@@ -16,10 +23,9 @@ import { CATEGORY_NULL, INTEGER_NULL, type ProfileColumn } from './profile.colum
  * sums and averages of DECIMAL measures (DuckDB sums those as exact decimals), values whose type
  * the parameter cast would change.
  */
-export interface ColumnarLeaf {
-  columns: Array<{ name: string; type: ColumnType }>;
-  words(columns: ReadonlyMap<string, ProfileColumn>, rows: number): Uint32Array | undefined;
-}
+export type ColumnarLeaf =
+  | { column: ColumnRef & { kind: 'stored'; type: 'varchar' | 'boolean' }; members(index: CategoryIndex): RoaringBitmap32 }
+  | { column: ColumnRef; numeric: true; members(index: NumericIndex): RoaringBitmap32 };
 
 export interface ColumnarContext {
   catalog: Catalog;
@@ -38,27 +44,11 @@ function fieldLeaf(node: FieldCondition, context: ColumnarContext): ColumnarLeaf
   if (!column) return undefined;
   const { name, type } = column;
   if (type === 'varchar' || type === 'boolean') {
-    const match = categoryMatcher(node.op, node.value, type);
-    if (!match) return undefined;
-    return {
-      columns: [{ name, type }],
-      words: (columns, rows) => {
-        const col = columns.get(name);
-        if (col?.kind !== 'categorical') return undefined;
-        return codeWords(col.codes, match(col.dictionary), rows);
-      },
-    };
+    const members = categoryMembers(node.op, node.value, type);
+    return members ? { column: { kind: 'stored', name, type }, members } : undefined;
   }
   const test = numberTest(node.op, node.value, type, type === 'integer' || type === 'bigint');
-  if (!test) return undefined;
-  return {
-    columns: [{ name, type }],
-    words: (columns, rows) => {
-      const col = columns.get(name);
-      if (!col || col.kind === 'categorical') return undefined;
-      return col.kind === 'integer' ? integerWords(col.values, test, rows) : numberWords(col.values, test, rows);
-    },
-  };
+  return test ? { column: { kind: 'stored', name, type }, numeric: true, members: (index: NumericIndex) => numberMembers(index, test) } : undefined;
 }
 
 function aggregateLeaf(node: AggregateCondition, context: ColumnarContext): ColumnarLeaf | undefined {
@@ -69,20 +59,12 @@ function aggregateLeaf(node: AggregateCondition, context: ColumnarContext): Colu
   if (measure.type === 'decimal' && (fn === 'sum' || fn === 'avg')) return undefined;
   const test = numberTest(op, value, fn === 'count' ? 'bigint' : 'decimal', fn === 'count');
   if (!test) return undefined;
-  const names = Array.from({ length: lastMonths }, (_, i) => profileUsageColumn(field, i + 1));
-  return {
-    columns: names.map((name) => ({ name, type: measure.type })),
-    words: (columns, rows) => {
-      const months = names.map((n) => columns.get(n));
-      if (months.some((m) => !m || m.kind === 'categorical')) return undefined;
-      const values = aggregateValues(fn, months as Array<Exclude<ProfileColumn, { kind: 'categorical' }>>, rows);
-      return numberWords(values, test, rows);
-    },
-  };
+  const months = Array.from({ length: lastMonths }, (_, i) => profileUsageColumn(field, i + 1));
+  return { column: { kind: 'aggregate', fn, field, months, type: measure.type }, numeric: true, members: (index: NumericIndex) => numberMembers(index, test) };
 }
 
 /** The pivot's aggregate per row (NaN for NULL), as compile.ts's `pivotAggregate` computes it. */
-function aggregateValues(fn: AggregateCondition['aggregate']['fn'], months: Array<Exclude<ProfileColumn, { kind: 'categorical' }>>, rows: number): Float64Array {
+export function aggregateValues(fn: AggregateFn, months: ReadonlyArray<IntegerColumn | NumberColumn>, rows: number): Float64Array {
   const out = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let count = 0;
@@ -179,30 +161,22 @@ function numberTest(op: Op, value: Value | undefined, type: ColumnType, integral
   }
 }
 
-/** Which dictionary codes match `op value` (CATEGORY_NULL never does unless `is_null`). */
-function categoryMatcher(op: Op, value: Value | undefined, type: 'varchar' | 'boolean'): ((dictionary: readonly string[]) => Uint8Array) | undefined {
+/** `op value` over a VARCHAR or BOOLEAN column, as unions of its value bitmaps. */
+function categoryMembers(op: Op, value: Value | undefined, type: 'varchar' | 'boolean'): ((index: CategoryIndex) => RoaringBitmap32) | undefined {
   const text = (v: Scalar | undefined): string | undefined => {
     if (type === 'boolean') return typeof v === 'boolean' ? String(v) : undefined;
     return typeof v === 'string' ? v : undefined;
   };
-  const codes = (dictionary: readonly string[], matches: (v: string) => boolean, matchNull = false): Uint8Array => {
-    const out = new Uint8Array(CATEGORY_NULL + 1);
-    dictionary.forEach((v, i) => {
-      if (matches(v)) out[i] = 1;
-    });
-    out[CATEGORY_NULL] = matchNull ? 1 : 0;
-    return out;
-  };
   switch (op) {
     case 'is_null':
-      return (d) => codes(d, () => false, true);
+      return (index) => index.nulls.clone();
     case 'not_null':
-      return (d) => codes(d, () => true);
+      return (index) => index.where(() => true);
     case 'eq':
     case 'ne': {
       const v = text(value as Scalar);
       if (v === undefined) return undefined;
-      return op === 'eq' ? (d) => codes(d, (x) => x === v) : (d) => codes(d, (x) => x !== v);
+      return op === 'eq' ? (index) => index.where((x) => x === v) : (index) => index.where((x) => x !== v);
     }
     case 'in':
     case 'not_in': {
@@ -210,13 +184,13 @@ function categoryMatcher(op: Op, value: Value | undefined, type: 'varchar' | 'bo
       const values = value.map(text);
       if (values.some((v) => v === undefined)) return undefined;
       const set = new Set(values as string[]);
-      return op === 'in' ? (d) => codes(d, (x) => set.has(x)) : (d) => codes(d, (x) => !set.has(x));
+      return op === 'in' ? (index) => index.where((x) => set.has(x)) : (index) => index.where((x) => !set.has(x));
     }
     case 'starts_with':
     case 'contains': {
       const v = type === 'varchar' ? text(value as Scalar) : undefined;
       if (v === undefined) return undefined;
-      return op === 'starts_with' ? (d) => codes(d, (x) => x.startsWith(v)) : (d) => codes(d, (x) => x.includes(v));
+      return op === 'starts_with' ? (index) => index.where((x) => x.startsWith(v)) : (index) => index.where((x) => x.includes(v));
     }
     case 'lt':
     case 'lte':
@@ -228,67 +202,17 @@ function categoryMatcher(op: Op, value: Value | undefined, type: 'varchar' | 'bo
   }
 }
 
-function wordCount(rows: number): number {
-  return Math.ceil(rows / 32);
-}
-
-function codeWords(codes: Uint16Array, match: Uint8Array, rows: number): Uint32Array {
-  const words = new Uint32Array(wordCount(rows));
-  for (let w = 0, i = 0; i < rows; w++) {
-    let bits = 0;
-    const end = Math.min(i + 32, rows);
-    for (let b = 0; i < end; i++, b++) bits |= match[codes[i]!]! << b;
-    words[w] = bits;
-  }
-  return words;
-}
-
-function numberWords(values: Float64Array, test: NumberTest, rows: number): Uint32Array {
+function numberMembers(index: NumericIndex, test: NumberTest): RoaringBitmap32 {
   switch (test.kind) {
     case 'range':
-      return rangeWords(values, test.lo, test.hi, rows);
+      return index.range(test.lo, test.hi);
     case 'null':
-      return everyWords(rows, (i) => (values[i] !== values[i]) === test.isNull);
+      return (test.isNull ? index.nulls : index.nonNull).clone();
     case 'ne':
-      return everyWords(rows, (i) => values[i] === values[i] && values[i] !== test.value);
+      return RoaringBitmap32.andNot(index.nonNull, index.range(test.value, test.value));
     case 'set':
-      return everyWords(rows, (i) => values[i] === values[i] && test.values.has(values[i]!) !== test.negate);
+      return test.negate ? RoaringBitmap32.andNot(index.nonNull, index.anyOf(test.values)) : index.anyOf(test.values);
   }
-}
-
-function integerWords(values: Int32Array, test: NumberTest, rows: number): Uint32Array {
-  switch (test.kind) {
-    case 'range':
-      // The NULL sentinel is the smallest INTEGER: no real value holds it, so start above it.
-      return rangeWords(values, Math.max(test.lo, INTEGER_NULL + 1), test.hi, rows);
-    case 'null':
-      return everyWords(rows, (i) => (values[i] === INTEGER_NULL) === test.isNull);
-    case 'ne':
-      return everyWords(rows, (i) => values[i] !== INTEGER_NULL && values[i] !== test.value);
-    case 'set':
-      return everyWords(rows, (i) => values[i] !== INTEGER_NULL && test.values.has(values[i]!) !== test.negate);
-  }
-}
-
-/** The common leaf (`age between …`, `arpu >= …`): NaN fails both comparisons, so NULL never matches. */
-function rangeWords(values: Float64Array | Int32Array, lo: number, hi: number, rows: number): Uint32Array {
-  const words = new Uint32Array(wordCount(rows));
-  for (let w = 0, i = 0; i < rows; w++) {
-    let bits = 0;
-    const end = Math.min(i + 32, rows);
-    for (let b = 0; i < end; i++, b++) {
-      const v = values[i]!;
-      if (v >= lo && v <= hi) bits |= 1 << b;
-    }
-    words[w] = bits;
-  }
-  return words;
-}
-
-function everyWords(rows: number, member: (i: number) => boolean): Uint32Array {
-  const words = new Uint32Array(wordCount(rows));
-  for (let i = 0; i < rows; i++) if (member(i)) words[i >>> 5]! |= 1 << (i & 31);
-  return words;
 }
 
 function dateDays(iso: string): number | undefined {
