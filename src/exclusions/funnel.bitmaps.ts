@@ -1,5 +1,8 @@
+import type { PreparedCondition } from '../conditions/condition.service.js';
+import type { Condition } from '../conditions/condition.schemas.js';
 import { SqlParams } from '../conditions/params.js';
-import type { BitmapIndex } from '../segments/bitmaps/bitmap.index.js';
+import { canonicalJson, evaluate, leavesOf, type Leaf } from '../segments/bitmaps/bitmap.algebra.js';
+import type { BitmapIndex, SnapshotSession } from '../segments/bitmaps/bitmap.index.js';
 import { RoaringBitmap32 } from '../segments/bitmaps/roaring.js';
 import { segmentMembersTable } from '../warehouse/tables.js';
 import { skipReason, stepName, stepSource, type FunnelStep, type StepContext } from './funnel.js';
@@ -14,13 +17,36 @@ export interface BitmapFunnelResult {
   /** Who each step removed (1-based step number), and who is left: row numbers of the profile. */
   removed: Map<number, RoaringBitmap32>;
   remaining: RoaringBitmap32;
+  /** The profile build and segment table the row numbers belong to (the session's snapshot). */
+  snapshot: FunnelSnapshot;
+}
+
+/** What the row numbers of a funnel mean: a run table built from them must see the same tables. */
+export interface FunnelSnapshot {
+  /** The profile build's stamp (`Snapshot.profile`) and row count. */
+  profile: string;
+  rows: number;
+  /** Table oid of the segment's members table; undefined when it did not exist. */
+  membersTable: number | undefined;
+}
+
+/** How the funnel reaches what the bitmap index does not do by itself. */
+export interface FunnelLeaves {
+  /**
+   * Compiles a `{segment}` or `{list}` leaf to its predicate over the profile aliased `c` (only
+   * on a cache miss): a PreparedCondition's `predicateOf`. Without it, the predicateOf of a
+   * condition step of `ctx` is used; a policy without one reads segment and lists uncached.
+   */
+  compileLeaf?(node: Condition, params: SqlParams): string;
+  /** A condition step's members (`BitmapSegmentEngine.members`); default: its leaves from the index, then bitmap algebra. */
+  members?(session: SnapshotSession, condition: PreparedCondition): Promise<RoaringBitmap32>;
 }
 
 /**
  * The first removing step per customer as bitmap differences: remaining = segment; for each step,
  * removed_i = remaining ∧ step_i and remaining −= removed_i. The order of the steps is the
  * policy's, so a customer two steps would remove counts at the first only, as in
- * `compileFirstRemovingStep`. Every step's customers come from ONE scan of the profile.
+ * `compileFirstRemovingStep`.
  */
 export function firstRemovingSteps(segment: RoaringBitmap32, steps: ReadonlyArray<RoaringBitmap32 | undefined>): { removed: RoaringBitmap32[]; remaining: RoaringBitmap32 } {
   let remaining = segment.clone();
@@ -38,22 +64,77 @@ export function firstRemovingSteps(segment: RoaringBitmap32, steps: ReadonlyArra
   return { removed, remaining };
 }
 
-/** The funnel of a materialised segment through policy steps, on the bitmap index. */
-export async function bitmapFunnel(index: BitmapIndex, segmentId: string, steps: readonly PolicyStep[], ctx: StepContext): Promise<BitmapFunnelResult | undefined> {
+/**
+ * The funnel of a materialised segment through policy steps, on the bitmap index, in one read
+ * transaction; undefined when the index cannot answer (the caller runs the SQL funnel).
+ *
+ * - the segment: its `{segment}` leaf, cached per members table;
+ * - list and upload steps: `{list}` leaves, cached per list version and next expiry. A cached
+ *   list is judged at the instant it was read, the SQL step at `ctx.asOf`: when an entry of a
+ *   step's list expires between the two, those lists are read again at `asOf`, uncached;
+ * - condition steps: their leaves from the index (cached), then bitmap algebra;
+ * - recentContact and hasProduct: one statement each (`stepSource`, the SQL funnel's own text),
+ *   uncached: they depend on `asOf`.
+ */
+export async function bitmapFunnel(
+  index: BitmapIndex,
+  segmentId: string,
+  steps: readonly PolicyStep[],
+  ctx: StepContext,
+  leaves: FunnelLeaves = {},
+): Promise<BitmapFunnelResult | undefined> {
+  const anyCondition = ctx.conditions.values().next().value as PreparedCondition | undefined;
+  const compileLeaf = leaves.compileLeaf ?? (anyCondition ? (node: Condition, params: SqlParams) => anyCondition.predicateOf(node, params, 'c') : undefined);
+  const members = leaves.members ?? conditionMembers;
   return index.session(async (session) => {
-    const params = new SqlParams();
     const described: FunnelStep[] = [];
-    const sources: Array<{ key: string; sql: string }> = [
-      { key: 'segment', sql: `c.customer_id IN (SELECT customer_id FROM ${segmentMembersTable(segmentId)} WHERE customer_id IS NOT NULL)` },
-    ];
-    steps.forEach((step, i) => {
+    const listOf = (step: PolicyStep) => (step.type === 'list' ? step.list : step.type === 'upload' ? step.listId : undefined);
+    const active = steps.map((step, i) => {
       const skipped = skipReason(step, ctx);
       described.push({ index: i + 1, name: stepName(step), type: step.type, ...(skipped ? { skipped } : {}) });
-      if (!skipped) sources.push({ key: String(i + 1), sql: `c.customer_id IN (SELECT customer_id FROM (${stepSource(step, i, ctx, params)}) WHERE customer_id IS NOT NULL)` });
+      return !skipped;
     });
-    const bitmaps = await session.predicates(sources, params);
-    const segment = bitmaps.get('segment')!;
-    const { removed, remaining } = firstRemovingSteps(segment, described.map((s) => bitmaps.get(String(s.index))));
+
+    // The segment and the lists: cached leaves.
+    const segmentNode: Condition = { segment: segmentId };
+    const lists = [...new Set(steps.filter((s, i) => active[i] && listOf(s) !== undefined).map((s) => listOf(s)!))];
+    const cached = new Map<string, RoaringBitmap32>();
+    if (compileLeaf) {
+      const wanted: Leaf[] = [segmentNode, ...lists.map((list): Condition => ({ list }))].map((node) => ({ node, key: canonicalJson(node) }));
+      const from = Date.now();
+      const found = await session.leaves(wanted, compileLeaf);
+      const to = Date.now();
+      for (const [key, bitmap] of found) cached.set(key, bitmap);
+      if (lists.length > 0 && (await listsExpireBetween(session, lists, ctx.asOf, from, to))) {
+        for (const list of lists) cached.delete(canonicalJson({ list }));
+      }
+    }
+
+    const segment =
+      cached.get(canonicalJson(segmentNode)) ??
+      (await one(session, `c.customer_id IN (SELECT customer_id FROM ${segmentMembersTable(segmentId)} WHERE customer_id IS NOT NULL)`, new SqlParams()));
+    const bitmaps: Array<RoaringBitmap32 | undefined> = [];
+    for (const [i, step] of steps.entries()) {
+      if (!active[i]) {
+        bitmaps.push(undefined);
+        continue;
+      }
+      const list = listOf(step);
+      const hit = list === undefined ? undefined : cached.get(canonicalJson({ list }));
+      if (hit) {
+        bitmaps.push(hit);
+      } else if (step.type === 'condition') {
+        const prepared = ctx.conditions.get(i);
+        if (!prepared) throw new Error(`condition step ${i + 1} was not prepared`);
+        bitmaps.push(await members(session, prepared));
+      } else {
+        // Each statement binds exactly its own values.
+        const params = new SqlParams();
+        bitmaps.push(await one(session, `c.customer_id IN (SELECT customer_id FROM (${stepSource(step, i, ctx, params)}) s WHERE customer_id IS NOT NULL)`, params));
+      }
+    }
+    const { removed, remaining } = firstRemovingSteps(segment, bitmaps);
+    const membersTable = session.snapshot.segmentTables.get(segmentMembersTable(segmentId).slice(1, -1));
     return {
       segmentCount: segment.size,
       removedByStep: new Map(removed.map((r, i) => [i + 1, r.size] as const).filter(([, n]) => n > 0)),
@@ -61,6 +142,51 @@ export async function bitmapFunnel(index: BitmapIndex, segmentId: string, steps:
       steps: described,
       removed: new Map(removed.map((r, i) => [i + 1, r])),
       remaining,
+      snapshot: { profile: session.snapshot.profile, rows: session.snapshot.rows, membersTable },
     };
   });
+}
+
+/** Not in the segment, in `stepOfRows`. */
+export const NOT_IN_SEGMENT = 0xff;
+
+/**
+ * Per profile row (row number = index), the step that removed it (1…), 0 when kept, or
+ * NOT_IN_SEGMENT: one byte a row, the shape the run table is built from.
+ */
+export function stepOfRows(funnel: Pick<BitmapFunnelResult, 'removed' | 'remaining' | 'snapshot'>): Uint8Array {
+  const out = new Uint8Array(funnel.snapshot.rows).fill(NOT_IN_SEGMENT);
+  for (const [step, rows] of funnel.removed) {
+    if (step >= NOT_IN_SEGMENT) throw new Error(`step ${step}: a run table holds at most ${NOT_IN_SEGMENT - 1} steps`);
+    for (const r of rows.toUint32Array()) out[r] = step;
+  }
+  for (const r of funnel.remaining.toUint32Array()) out[r] = 0;
+  return out;
+}
+
+/** A condition's members: its leaves from the index (cached per snapshot), then bitmap algebra. */
+async function conditionMembers(session: SnapshotSession, condition: PreparedCondition): Promise<RoaringBitmap32> {
+  const expanded = condition.expanded();
+  const bitmaps = await session.leaves(leavesOf(expanded), (node, params) => condition.predicateOf(node, params, 'c'));
+  return evaluate(expanded, (key) => bitmaps.get(key)!, await session.universe());
+}
+
+async function one(session: SnapshotSession, sql: string, params: SqlParams): Promise<RoaringBitmap32> {
+  return (await session.predicates([{ key: 'step', sql }], params)).get('step')!;
+}
+
+/**
+ * Whether an entry of one of `lists` expires between `asOf` and the instants `from`…`to` the
+ * cached list bitmaps were judged at (then they differ from the lists at `asOf`). Asked as a
+ * predicate over the profile's first row, the one kind of statement a session runs.
+ */
+async function listsExpireBetween(session: SnapshotSession, lists: readonly string[], asOf: Date, from: number, to: number): Promise<boolean> {
+  const lo = Math.min(asOf.getTime(), from);
+  const hi = Math.max(asOf.getTime(), to);
+  const params = new SqlParams();
+  const names = lists.map((l) => params.add(l, 'VARCHAR')).join(', ');
+  const after = params.add(new Date(lo).toISOString(), 'TIMESTAMPTZ');
+  const until = params.add(new Date(hi).toISOString(), 'TIMESTAMPTZ');
+  const sql = `c.rowid = 0 AND EXISTS (SELECT 1 FROM list_members WHERE list_name IN (${names}) AND expires_at > ${after} AND expires_at <= ${until})`;
+  return (await one(session, sql, params)).size > 0;
 }

@@ -212,8 +212,14 @@ describe('bitmap previews equal SQL previews', () => {
       const policy = await ctx.container.policies.get('default');
       const conditions = await ctx.container.policies.prepareConditions(policy, 'admin');
       const asOf = new Date(run.asOf);
-      const funnel = (await bitmapFunnel(ctx.container.bitmaps.index, segmentB, policy.steps, { asOf, today: localDate(asOf), productId, category, conditions }))!;
+      const stepContext = { asOf, today: localDate(asOf), productId, category, conditions };
+      // As the targeting service calls it (condition steps through the engine), and with the defaults.
+      const funnel = (await bitmapFunnel(ctx.container.bitmaps.index, segmentB, policy.steps, stepContext, {
+        members: (session, condition) => ctx.container.bitmaps.engine.members(session, condition),
+      }))!;
       expect(funnel).toBeDefined();
+      const plain = (await bitmapFunnel(ctx.container.bitmaps.index, segmentB, policy.steps, stepContext))!;
+      expect([plain.segmentCount, [...plain.removedByStep], plain.kept]).toEqual([funnel.segmentCount, [...funnel.removedByStep], funnel.kept]);
       const [first, ...steps] = run.funnel;
       expect(funnel.segmentCount).toBe(first!.remaining);
       for (const entry of steps) {
