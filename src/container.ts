@@ -252,6 +252,7 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     segments,
     mirror,
     msisdnPattern: config.MSISDN_PATTERN,
+    bitmaps: config.SEGMENT_ENGINE === 'bitmap' ? bitmaps : undefined,
   });
   const campaigns = new CampaignService({
     db,

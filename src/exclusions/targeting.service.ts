@@ -8,7 +8,12 @@ import { msisdnFor, textFor } from '../security/mask.js';
 import type { Actor, Role } from '../security/roles.js';
 import { normalisePhoneNumber } from '../uploads/phone-numbers.js';
 import { segmentMembersTable } from '../warehouse/tables.js';
-import { buildFunnel, compileFirstRemovingStep, contactSince, controlGroupSize, type FunnelEntry } from './funnel.js';
+import type { Condition } from '../conditions/condition.schemas.js';
+import type { PreparedCondition } from '../conditions/condition.service.js';
+import type { BitmapIndex, SnapshotSession } from '../segments/bitmaps/bitmap.index.js';
+import type { RoaringBitmap32 } from '../segments/bitmaps/roaring.js';
+import { buildFunnel, compileFirstRemovingStep, contactSince, controlGroupSize, type FunnelEntry, type StepContext } from './funnel.js';
+import { bitmapFunnel, type BitmapFunnelResult } from './funnel.bitmaps.js';
 import type { WarehouseMirror } from './mirror.js';
 import { stepSchema, type PolicyStep } from './policy.schemas.js';
 import { type ConditionPreparer, type PolicyService } from './policy.service.js';
@@ -81,6 +86,15 @@ export interface Explanation {
   explanation: string;
 }
 
+/**
+ * The bitmap index and the engine that evaluates conditions on it (the container's `bitmaps`):
+ * given, runs take their funnel from bitmaps (SEGMENT_ENGINE=bitmap).
+ */
+export interface TargetingBitmaps {
+  index: BitmapIndex;
+  engine: { members(session: SnapshotSession, condition: PreparedCondition): Promise<RoaringBitmap32> };
+}
+
 export const DEFAULT_CONTROL_PERCENT = 5;
 export const DEFAULT_POLICY = 'default';
 
@@ -101,6 +115,8 @@ export class TargetingService {
       segments: SegmentLookup;
       mirror: WarehouseMirror;
       msisdnPattern: string;
+      /** Given, the funnel is computed on the bitmap index (falling back to SQL when it cannot answer). */
+      bitmaps?: TargetingBitmaps;
       now?: () => Date;
     },
   ) {
@@ -124,11 +140,16 @@ export class TargetingService {
     const percent = Math.round((request.controlGroupPercent ?? DEFAULT_CONTROL_PERCENT) * 100) / 100;
     const seed = request.seed ?? randomUUID();
     const params = new SqlParams();
-    const compiled = compileFirstRemovingStep(
-      policy.steps,
-      { asOf, today: localDate(asOf), productId, category, conditions, ruleVersions: new Map(policy.rules.map((r) => [r.name, r.version])) },
-      params,
-    );
+    const stepContext: StepContext = {
+      asOf,
+      today: localDate(asOf),
+      productId,
+      category,
+      conditions,
+      ruleVersions: new Map(policy.rules.map((r) => [r.name, r.version])),
+    };
+    const compiled = compileFirstRemovingStep(policy.steps, stepContext, params);
+    const bitmaps = await this.bitmapFunnel(request.segmentId, policy.steps, stepContext);
     const id = randomUUID();
     const customersVersion = await this.deps.engine.datasetVersion('customers');
     const result = await this.deps.engine.materialise({
@@ -137,6 +158,7 @@ export class TargetingService {
       firstRemovingStepSql: compiled.sql,
       onlyCurrentCustomers: (segment.snapshotVersions.customers ?? 0) !== customersVersion,
       params: params.values,
+      bitmaps,
       seed,
       controlSize: (kept) => controlGroupSize(kept, percent),
     });
@@ -176,6 +198,21 @@ export class TargetingService {
       await this.deps.engine.drop(id).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The funnel on the bitmap index, when the service has one and the index can answer. Segment
+   * and list leaves are compiled (on a cache miss) by a prepared condition's `predicateOf`: a
+   * condition step's, or that of the segment reference itself.
+   */
+  private async bitmapFunnel(segmentId: string, steps: readonly PolicyStep[], ctx: StepContext): Promise<BitmapFunnelResult | undefined> {
+    const bitmaps = this.deps.bitmaps;
+    if (!bitmaps) return undefined;
+    const prepared = ctx.conditions.values().next().value ?? (await this.deps.conditions.prepare({ segment: segmentId }, 'segmentId', { role: 'admin' }));
+    return bitmapFunnel(bitmaps.index, segmentId, steps, ctx, {
+      compileLeaf: (node: Condition, params) => prepared.predicateOf(node, params, 'c'),
+      members: (session, condition) => bitmaps.engine.members(session, condition),
+    });
   }
 
   /**
