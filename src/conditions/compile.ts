@@ -47,6 +47,20 @@ export function compilePredicate(condition: Condition, context: CompileContext, 
   return new Compiler(context, params, alias).visit(condition, undefined);
 }
 
+/**
+ * For a leaf that is membership of a set of customer ids (`exists`, `list`, `segment`), the query
+ * `SELECT customer_id …` of that set, non-NULL ids only (possibly repeated); undefined for any
+ * other node. The leaf's predicate is exactly `c.customer_id IN (this query)`, so its members can
+ * be found from the set's ids without scanning the profile (the bitmap engine's id index).
+ */
+export function compileLeafIds(node: Condition, context: CompileContext, params: AnySqlParams): string | undefined {
+  const predicate = compilePredicate(node, context, params, 'c');
+  const prefix = `c.${params.dialect.quoteIdent('customer_id')} IN (`;
+  const kind = kindOf(node);
+  if ((kind !== 'exists' && kind !== 'list' && kind !== 'segment') || !predicate.startsWith(prefix) || !predicate.endsWith(')')) return undefined;
+  return predicate.slice(prefix.length, -1);
+}
+
 /** `SELECT c.customer_id FROM customer_profile c WHERE …` with its bound values (DuckDB's unless `params` says otherwise). */
 export function compileMembersQuery<V = DuckDBValue>(prepared: PredicateSource, params: SqlParams<V> = new SqlParams<V>()): { sql: string; params: V[] } {
   const where = prepared.predicate(params, 'c');

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { AppError, type FieldProblem } from '../http/errors.js';
 import { seesPersonalData, type Role } from '../security/roles.js';
 import { checkCondition, parseCondition, type CheckOptions, type ConditionRefs, type RefSite } from './check.js';
-import { compilePredicate } from './compile.js';
+import { compileLeafIds, compilePredicate } from './compile.js';
 import { kindOf, type Condition } from './condition.schemas.js';
 import type { AnySqlParams, SqlParams } from './params.js';
 import { assertNever } from '../util/assert-never.js';
@@ -42,6 +42,8 @@ export interface PreparedCondition {
    * compiled with the same catalog, window and rules as `predicate`.
    */
   predicateOf(node: Condition, params: SqlParams, alias?: string): string;
+  /** For an `exists`, `list` or `segment` node of `expanded()`, the query of its customer ids (`compileLeafIds`). */
+  idsOf(node: Condition, params: SqlParams): string | undefined;
 }
 
 export interface PrepareOptions {
@@ -120,6 +122,7 @@ export class ConditionService {
       predicate: (params, alias = 'c') => compilePredicate(condition, context(), params, alias),
       expanded: () => expandRules(condition, resolved),
       predicateOf: (node, params, alias = 'c') => compilePredicate(node, context(), params, alias),
+      idsOf: (node, params) => compileLeafIds(node, context(), params),
     };
   }
 

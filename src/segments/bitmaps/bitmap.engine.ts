@@ -1,14 +1,17 @@
-import type { Condition } from '../../conditions/condition.schemas.js';
+import { kindOf, type Condition } from '../../conditions/condition.schemas.js';
 import type { SqlParams } from '../../conditions/params.js';
 import type { BreakdownValue, CustomerPredicate, PreviewCounts, PreviewRequest } from '../segment.engine.js';
-import { evaluate, leavesOf } from './bitmap.algebra.js';
+import { canonicalJson, evaluate, leavesOf } from './bitmap.algebra.js';
+import { NumericIndex } from './column.index.js';
+import type { ColumnarLeaf } from './leaf.columnar.js';
+import { RoaringBitmap32 } from './roaring.js';
 import type { BitmapIndex, SnapshotSession } from './bitmap.index.js';
-import type { RoaringBitmap32 } from './roaring.js';
 
 /** A prepared condition the bitmap engine can take apart (the condition service's PreparedCondition). */
 export interface DecomposableCondition extends CustomerPredicate {
   expanded(): Condition;
   predicateOf(node: Condition, params: SqlParams, alias?: string): string;
+  idsOf?(node: Condition, params: SqlParams): string | undefined;
 }
 
 /** Answers previews in one DuckDB query (the SQL engine). */
@@ -62,14 +65,60 @@ export class BitmapSegmentEngine {
     return answer ?? this.sql.preview(condition, request);
   }
 
-  /** The condition's members as row numbers of the session's snapshot. */
+  /**
+   * The condition's members as row numbers of the session's snapshot. An `all` whose numeric leaves
+   * (`arpu >= 50`, an average over months) are not cached yet is evaluated without them first, and
+   * they then filter what is left value by value when that is a small share of the customers: the
+   * leaf an analyst just changed costs a read of a few hundred thousand values instead of a union
+   * over the whole column (3 ms against 30–80 ms at 10M). Such partial answers are not cached.
+   */
   async members(session: SnapshotSession, condition: DecomposableCondition): Promise<RoaringBitmap32> {
     const expanded = condition.expanded();
-    const leaves = leavesOf(expanded);
-    const bitmaps = await session.leaves(leaves, (node, params) => condition.predicateOf(node, params, 'c'));
-    return evaluate(expanded, (key) => bitmaps.get(key)!, await session.universe());
+    if (kindOf(expanded) === 'all') {
+      const narrowed = await this.narrowedAll(session, condition, (expanded as { all: Condition[] }).all);
+      if (narrowed) return narrowed;
+    }
+    return this.evaluated(session, condition, expanded);
+  }
+
+  private async evaluated(session: SnapshotSession, condition: DecomposableCondition, node: Condition): Promise<RoaringBitmap32> {
+    const bitmaps = await session.leaves(
+      leavesOf(node),
+      (leaf, params) => condition.predicateOf(leaf, params, 'c'),
+      condition.idsOf && ((leaf, params) => condition.idsOf!(leaf, params)),
+    );
+    return evaluate(node, (key) => bitmaps.get(key)!, await session.universe());
+  }
+
+  private async narrowedAll(session: SnapshotSession, condition: DecomposableCondition, children: readonly Condition[]): Promise<RoaringBitmap32 | undefined> {
+    const deferred: Array<{ node: Condition; negate: boolean }> = [];
+    const rest: Condition[] = [];
+    for (const child of children) {
+      const negate = kindOf(child) === 'not';
+      const node = negate ? (child as { not: Condition }).not : child;
+      const leaf = session.columnarLeaf(node);
+      if (leaf && 'numeric' in leaf && !session.cached({ node, key: canonicalJson(node) })) deferred.push({ node, negate });
+      else rest.push(child);
+    }
+    if (deferred.length === 0 || rest.length === 0) return undefined;
+    let result = await this.evaluated(session, condition, { all: rest });
+    for (const { node, negate } of deferred) {
+      const leaf = session.columnarLeaf(node) as Extract<ColumnarLeaf, { numeric: true }>;
+      const index = result.size <= session.snapshot.rows / POSITIONAL_SHARE ? await session.columnIndex(leaf.column) : undefined;
+      if (index instanceof NumericIndex) {
+        const kept = leaf.select(index, result);
+        result = negate ? RoaringBitmap32.andNot(result, kept) : kept;
+        continue;
+      }
+      const whole = (await session.leaves([{ node, key: canonicalJson(node) }], (n, params) => condition.predicateOf(n, params, 'c'))).get(canonicalJson(node))!;
+      result = negate ? RoaringBitmap32.andNot(result, whole) : RoaringBitmap32.and(result, whole);
+    }
+    return result;
   }
 }
+
+/** A leaf filters candidates value by value when they are at most 1/POSITIONAL_SHARE of the customers. */
+const POSITIONAL_SHARE = 8;
 
 /** Most customers first; ties by value (as text, byte order, no value last), as the SQL engine orders them. */
 function byCountThenValue(a: BreakdownValue, b: BreakdownValue): number {

@@ -8,7 +8,8 @@ import { LruBytes } from './bitmap.cache.js';
 import type { Leaf } from './bitmap.algebra.js';
 import { bitmapBytes, bitmapFromWords, RoaringBitmap32 } from './roaring.js';
 import { CategoryIndex, NumericIndex } from './column.index.js';
-import { aggregateValues, columnarLeaf, type ColumnarContext, type ColumnRef } from './leaf.columnar.js';
+import { IdIndex } from './id.index.js';
+import { aggregateValues, columnarLeaf, type ColumnarContext, type ColumnarLeaf, type ColumnRef } from './leaf.columnar.js';
 import { INTEGER_NULL, loadProfileColumn, vectorItems, type IntegerColumn, type NumberColumn } from './profile.columns.js';
 
 const PROFILE = ident(PROFILE_TABLE);
@@ -66,7 +67,7 @@ interface UnheldColumn {
 }
 
 type ColumnIndex = NumericIndex | CategoryIndex;
-type Entry = CachedBitmap | ValueBitmaps | ColumnIndex | UnheldColumn;
+type Entry = CachedBitmap | ValueBitmaps | ColumnIndex | IdIndex | UnheldColumn;
 
 /**
  * Roaring bitmaps of customers (row numbers of `customer_profile`) for condition leaves, lists,
@@ -175,7 +176,12 @@ export class SnapshotSession {
    * The bitmap of each leaf, from the cache, from the in-memory columns, or from one DuckDB query
    * each. `compile` turns a leaf into its predicate over the profile aliased `c`.
    */
-  async leaves(leaves: readonly Leaf[], compile: (node: Condition, params: SqlParams) => string): Promise<Map<string, RoaringBitmap32>> {
+  async leaves(
+    leaves: readonly Leaf[],
+    compile: (node: Condition, params: SqlParams) => string,
+    /** For set leaves (`exists`, `list`, `segment`), the query of their customer ids (`PreparedCondition.idsOf`). */
+    ids?: (node: Condition, params: SqlParams) => string | undefined,
+  ): Promise<Map<string, RoaringBitmap32>> {
     const out = new Map<string, RoaringBitmap32>();
     const now = Date.now();
     for (const leaf of leaves) {
@@ -187,12 +193,23 @@ export class SnapshotSession {
       }
       // Taken before compiling: a list entry expiring between the two makes the bitmap stale early, never late.
       const compiledAt = new Date();
-      const bitmap = (await this.fromColumns(leaf.node)) ?? (await this.fromQuery(leaf.node, compile));
+      const bitmap = (await this.fromColumns(leaf.node)) ?? (await this.fromIds(leaf.node, ids)) ?? (await this.fromQuery(leaf.node, compile));
       const validUntil = kindOf(leaf.node) === 'list' ? await this.nextExpiry((leaf.node as { list: string }).list, compiledAt) : Infinity;
       this.cache.set(cacheKey, { bitmap, bytes: bitmapBytes(bitmap), validUntil });
       out.set(leaf.key, bitmap);
     }
     return out;
+  }
+
+  /** A leaf's bitmap if this snapshot's is cached (and still valid), else undefined; computes nothing. */
+  cached(leaf: Leaf): RoaringBitmap32 | undefined {
+    const hit = this.cache.get(`${leaf.key}|${this.stamp(leaf.node)}`) as CachedBitmap | undefined;
+    return hit && Date.now() < hit.validUntil ? hit.bitmap : undefined;
+  }
+
+  /** What the column indexes can say of a field or aggregate leaf (undefined: nothing). */
+  columnarLeaf(node: Condition): ColumnarLeaf | undefined {
+    return columnarLeaf(node, this.columnar);
   }
 
   /** Bitmaps of arbitrary predicates over the profile (exclusion steps), one query each, not cached. */
@@ -294,6 +311,34 @@ export class SnapshotSession {
     bitmap.runOptimize();
     bitmap.shrinkToFit();
     return bitmap;
+  }
+
+  /** A set leaf's members from its customer ids, through the id index (no scan of the profile). */
+  private async fromIds(node: Condition, ids: ((node: Condition, params: SqlParams) => string | undefined) | undefined): Promise<RoaringBitmap32 | undefined> {
+    if (!ids) return undefined;
+    const params = new SqlParams();
+    const sql = ids(node, params);
+    if (!sql) return undefined;
+    const index = await this.idIndex();
+    if (!index) return undefined;
+    const words = new Uint32Array(Math.ceil(this.snapshot.rows / 32));
+    const result = await this.c.run(`SELECT CAST(customer_id AS DOUBLE) AS id FROM (${sql}) ids`, params.values as never);
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      index.mark(vectorItems(chunk, 0), words);
+    }
+    return bitmapFromWords(words);
+  }
+
+  /** customer_id → row number for this profile build (cached), or undefined when ids are not unique or not exact. */
+  async idIndex(): Promise<IdIndex | undefined> {
+    const key = `column:customer_id→row|${this.snapshot.profile}`;
+    const hit = this.cache.get(key) as IdIndex | UnheldColumn | undefined;
+    if (hit) return hit instanceof IdIndex ? hit : undefined;
+    const built = await IdIndex.load(this.c, this.snapshot.rows);
+    this.cache.set(key, built ?? { kind: 'unheld', bytes: 0 });
+    return built;
   }
 
   private async fromQuery(node: Condition, compile: (node: Condition, params: SqlParams) => string): Promise<RoaringBitmap32> {

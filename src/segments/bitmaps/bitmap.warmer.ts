@@ -86,6 +86,7 @@ export class BitmapWarmer {
       if (session.snapshot.profile !== plan.profile) return false;
       index.forgetOtherBuilds(plan.profile);
       await session.universe();
+      await session.idIndex();
       for (const column of this.deps.breakdown) await session.valueBitmaps(column);
       for (const column of columns) await session.columnIndex(column);
       for (const condition of conditions) await engine.members(session, condition);

@@ -25,7 +25,13 @@ export type ColumnRef =
  */
 export type ColumnarLeaf =
   | { column: ColumnRef & { kind: 'stored'; type: 'varchar' | 'boolean' }; members(index: CategoryIndex): RoaringBitmap32 }
-  | { column: ColumnRef; numeric: true; members(index: NumericIndex): RoaringBitmap32 };
+  | {
+      column: ColumnRef;
+      numeric: true;
+      members(index: NumericIndex): RoaringBitmap32;
+      /** The members among `candidates` only, read value by value. */
+      select(index: NumericIndex, candidates: RoaringBitmap32): RoaringBitmap32;
+    };
 
 export interface ColumnarContext {
   catalog: Catalog;
@@ -48,7 +54,7 @@ function fieldLeaf(node: FieldCondition, context: ColumnarContext): ColumnarLeaf
     return members ? { column: { kind: 'stored', name, type }, members } : undefined;
   }
   const test = numberTest(node.op, node.value, type, type === 'integer' || type === 'bigint');
-  return test ? { column: { kind: 'stored', name, type }, numeric: true, members: (index: NumericIndex) => numberMembers(index, test) } : undefined;
+  return test ? { column: { kind: 'stored', name, type }, ...numberLeaf(test) } : undefined;
 }
 
 function aggregateLeaf(node: AggregateCondition, context: ColumnarContext): ColumnarLeaf | undefined {
@@ -60,7 +66,7 @@ function aggregateLeaf(node: AggregateCondition, context: ColumnarContext): Colu
   const test = numberTest(op, value, fn === 'count' ? 'bigint' : 'decimal', fn === 'count');
   if (!test) return undefined;
   const months = Array.from({ length: lastMonths }, (_, i) => profileUsageColumn(field, i + 1));
-  return { column: { kind: 'aggregate', fn, field, months, type: measure.type }, numeric: true, members: (index: NumericIndex) => numberMembers(index, test) };
+  return { column: { kind: 'aggregate', fn, field, months, type: measure.type }, ...numberLeaf(test) };
 }
 
 /** The pivot's aggregate per row (NaN for NULL), as compile.ts's `pivotAggregate` computes it. */
@@ -199,6 +205,30 @@ function categoryMembers(op: Op, value: Value | undefined, type: 'varchar' | 'bo
     case 'between':
       // Text and boolean ordering is DuckDB's to decide.
       return undefined;
+  }
+}
+
+function numberLeaf(test: NumberTest) {
+  return {
+    numeric: true as const,
+    members: (index: NumericIndex) => numberMembers(index, test),
+    select: (index: NumericIndex, candidates: RoaringBitmap32) => index.select(candidates, rowTest(test)),
+  };
+}
+
+/** The test of one row's value (`isNull`: the value is the column's NULL). */
+function rowTest(test: NumberTest): (v: number, isNull: boolean) => boolean {
+  switch (test.kind) {
+    case 'range': {
+      const { lo, hi } = test;
+      return (v, isNull) => !isNull && v >= lo && v <= hi;
+    }
+    case 'null':
+      return (_, isNull) => isNull === test.isNull;
+    case 'ne':
+      return (v, isNull) => !isNull && v !== test.value;
+    case 'set':
+      return (v, isNull) => !isNull && test.values.has(v) !== test.negate;
   }
 }
 
