@@ -102,10 +102,17 @@ export class BitmapSegmentEngine {
     }
     if (deferred.length === 0 || rest.length === 0) return undefined;
     let result = await this.evaluated(session, condition, { all: rest });
+    const filters = [];
     for (const { node, negate } of deferred) {
       const leaf = session.columnarLeaf(node) as Extract<ColumnarLeaf, { numeric: true }>;
-      const index = result.size <= session.snapshot.rows / POSITIONAL_SHARE ? await session.columnIndex(leaf.column) : undefined;
-      if (index instanceof NumericIndex) {
+      const index = await session.columnIndex(leaf.column);
+      // Narrowest first, so the next ones read fewer values; a negated test narrows by its complement.
+      const share = index instanceof NumericIndex ? leaf.estimate(index) / session.snapshot.rows : 1;
+      filters.push({ node, negate, leaf, index, share: negate ? 1 - share : share });
+    }
+    filters.sort((a, b) => a.share - b.share);
+    for (const { node, negate, leaf, index } of filters) {
+      if (index instanceof NumericIndex && result.size <= session.snapshot.rows / POSITIONAL_SHARE) {
         const kept = leaf.select(index, result);
         result = negate ? RoaringBitmap32.andNot(result, kept) : kept;
         continue;

@@ -87,6 +87,7 @@ export class BitmapWarmer {
       index.forgetOtherBuilds(plan.profile);
       await session.universe();
       await session.idIndex();
+      await session.sampleWindow();
       for (const column of this.deps.breakdown) await session.valueBitmaps(column);
       for (const column of columns) await session.columnIndex(column);
       for (const condition of conditions) await engine.members(session, condition);

@@ -31,6 +31,8 @@ export type ColumnarLeaf =
       members(index: NumericIndex): RoaringBitmap32;
       /** The members among `candidates` only, read value by value. */
       select(index: NumericIndex, candidates: RoaringBitmap32): RoaringBitmap32;
+      /** At most how many customers match, from the index's bins (Infinity when unknown). */
+      estimate(index: NumericIndex): number;
     };
 
 export interface ColumnarContext {
@@ -212,7 +214,9 @@ function numberLeaf(test: NumberTest) {
   return {
     numeric: true as const,
     members: (index: NumericIndex) => numberMembers(index, test),
-    select: (index: NumericIndex, candidates: RoaringBitmap32) => index.select(candidates, rowTest(test)),
+    select: (index: NumericIndex, candidates: RoaringBitmap32) =>
+      test.kind === 'range' ? index.selectRange(candidates, test.lo, test.hi) : index.select(candidates, rowTest(test)),
+    estimate: (index: NumericIndex) => (test.kind === 'range' ? index.estimate(test.lo, test.hi) : Infinity),
   };
 }
 
