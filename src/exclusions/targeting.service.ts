@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SqlParams } from '../conditions/params.js';
 import type { Db } from '../db/kysely.js';
-import { AppError } from '../http/errors.js';
+import { AppError, isAppError } from '../http/errors.js';
 import { findEntry } from '../lists/list.repository.js';
 import { recordAudit } from '../security/audit.js';
 import { msisdnFor, textFor } from '../security/mask.js';
@@ -13,12 +13,12 @@ import type { PreparedCondition } from '../conditions/condition.service.js';
 import type { BitmapIndex, SnapshotSession } from '../segments/bitmaps/bitmap.index.js';
 import type { RoaringBitmap32 } from '../segments/bitmaps/roaring.js';
 import { buildFunnel, compileFirstRemovingStep, contactSince, controlGroupSize, type FunnelEntry, type StepContext } from './funnel.js';
-import { bitmapFunnel, type BitmapFunnelResult } from './funnel.bitmaps.js';
+import { bitmapFunnel, hasProductCondition } from './funnel.bitmaps.js';
 import type { WarehouseMirror } from './mirror.js';
 import { stepSchema, type PolicyStep } from './policy.schemas.js';
 import { type ConditionPreparer, type PolicyService } from './policy.service.js';
 import { assertNever } from '../util/assert-never.js';
-import type { ContactEvidence, SubscriptionEvidence, TargetingEngine } from './targeting.engine.js';
+import type { ContactEvidence, MaterialiseRequest, SubscriptionEvidence, TargetingEngine } from './targeting.engine.js';
 import { findPreviewRunIdsBefore, findTargetingRun, insertTargetingRun, type TargetingRunRow } from './targeting.repository.js';
 
 /** Segments as targeting needs them (src/segments/segment.service.ts satisfies it). */
@@ -149,7 +149,6 @@ export class TargetingService {
       ruleVersions: new Map(policy.rules.map((r) => [r.name, r.version])),
     };
     const compiled = compileFirstRemovingStep(policy.steps, stepContext, params);
-    const bitmaps = await this.bitmapFunnel(request.segmentId, policy.steps, stepContext);
     const id = randomUUID();
     const customersVersion = await this.deps.engine.datasetVersion('customers');
     const result = await this.deps.engine.materialise({
@@ -158,7 +157,7 @@ export class TargetingService {
       firstRemovingStepSql: compiled.sql,
       onlyCurrentCustomers: (segment.snapshotVersions.customers ?? 0) !== customersVersion,
       params: params.values,
-      bitmaps,
+      funnel: await this.bitmapFunnel(request.segmentId, policy.steps, stepContext),
       seed,
       controlSize: (kept) => controlGroupSize(kept, percent),
     });
@@ -201,18 +200,31 @@ export class TargetingService {
   }
 
   /**
-   * The funnel on the bitmap index, when the service has one and the index can answer. Segment
-   * and list leaves are compiled (on a cache miss) by a prepared condition's `predicateOf`: a
-   * condition step's, or that of the segment reference itself.
+   * The funnel on the bitmap index, for the engine to compute inside the run's write transaction;
+   * undefined when the service has no index. Segment and list leaves are compiled (on a cache
+   * miss) by a prepared condition: a condition step's, or the segment reference itself.
    */
-  private async bitmapFunnel(segmentId: string, steps: readonly PolicyStep[], ctx: StepContext): Promise<BitmapFunnelResult | undefined> {
+  private async bitmapFunnel(segmentId: string, steps: readonly PolicyStep[], ctx: StepContext): Promise<MaterialiseRequest['funnel']> {
     const bitmaps = this.deps.bitmaps;
     if (!bitmaps) return undefined;
     const prepared = ctx.conditions.values().next().value ?? (await this.deps.conditions.prepare({ segment: segmentId }, 'segmentId', { role: 'admin' }));
-    return bitmapFunnel(bitmaps.index, segmentId, steps, ctx, {
-      compileLeaf: (node: Condition, params) => prepared.predicateOf(node, params, 'c'),
-      members: (session, condition) => bitmaps.engine.members(session, condition),
-    });
+    // hasProduct as a cached exists leaf; a catalog whose subscriptions cannot say it leaves the step to its statement.
+    const stepConditions = new Map<number, PreparedCondition>();
+    for (const [i, step] of steps.entries()) {
+      if (step.type !== 'hasProduct' || ctx.productId === null) continue;
+      const condition = await this.deps.conditions
+        .prepare(hasProductCondition(ctx.productId, ctx.today), `steps[${i}]`, { role: 'admin' })
+        .catch((error: unknown) => (isAppError(error) ? undefined : Promise.reject(error)));
+      if (condition) stepConditions.set(i, condition);
+    }
+    return (readIds) =>
+      bitmapFunnel(bitmaps.index, segmentId, steps, ctx, {
+        compileLeaf: (node: Condition, params) => prepared.predicateOf(node, params, 'c'),
+        idsOf: (node: Condition, params) => prepared.idsOf(node, params),
+        members: (session, condition) => bitmaps.engine.members(session, condition),
+        stepConditions,
+        readIds,
+      });
   }
 
   /**
