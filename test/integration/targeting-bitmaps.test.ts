@@ -85,6 +85,13 @@ describe('targeting runs on bitmaps equal targeting runs in SQL', () => {
     ctx = await createTestContext({ DATABASE_URL: databaseUrl, SEGMENT_ENGINE: 'bitmap' });
     await loadSample(ctx);
     customers = await ctx.container.warehouse.query('SELECT customer_id, msisdn FROM customers ORDER BY customer_id');
+    // Subscriptions to P5G that end today (still active) and yesterday (not): the step's date boundary.
+    const today = localDate(new Date());
+    const yesterday = localDate(new Date(Date.now() - DAY));
+    const subscriptions = readFileSync(path.join(SAMPLE_DIR, 'subscriptions.csv'), 'utf8').trimEnd();
+    const ending = customers.filter((_, i) => i % 10 === 4).map((c, k) => `${c.customer_id},P5G,2025-01-01,${k % 2 === 0 ? today : yesterday}`);
+    writeFileSync(path.join(ctx.dir, 'subscriptions.csv'), `${[subscriptions, ...ending].join('\n')}\n`);
+    await ctx.container.imports.importFile({ dataset: 'subscriptions', path: 'subscriptions.csv', format: 'csv', mode: 'replace' }, operator);
     const { lists, db } = ctx.container;
     // Overlapping lists (a customer on several counts at the first), and greylist entries that
     // have expired (as if added long ago: the list API refuses a past expiry).
@@ -213,7 +220,7 @@ describe('targeting runs on bitmaps equal targeting runs in SQL', () => {
         firstRemovingStepSql: compiled.sql,
         onlyCurrentCustomers: true,
         params: params.values,
-        bitmaps: funnel,
+        funnel: async () => funnel,
         seed: 'stale',
         controlSize: (kept) => controlGroupSize(kept, 5),
       });
