@@ -3,6 +3,8 @@ import { SYSTEM_ACTOR } from '../src/security/roles.js';
 import { PROFILE_TABLE } from '../src/warehouse/schema.js';
 import { segmentMembersTable, targetingTable } from '../src/warehouse/tables.js';
 import { compileFirstRemovingStep, type FunnelEntry } from '../src/exclusions/funnel.js';
+import { TargetingEngine, type Materialised } from '../src/exclusions/targeting.engine.js';
+import { TargetingService, type TargetingBitmaps } from '../src/exclusions/targeting.service.js';
 import type { PreparedCondition } from '../src/conditions/condition.service.js';
 import { SqlParams } from '../src/conditions/params.js';
 import { sizeLabel, type BenchCase, type BenchContext, type BenchSuite } from './harness.js';
@@ -12,7 +14,9 @@ import { LIST_EXPIRES_ACTIVE, LIST_EXPIRES_LAPSED } from './lists.js';
  * Targeting through the default policy (9 steps) and the incremental list mirror, on the bench
  * warehouse. The engine's per-step counts are checked against the literal form of DESIGN.md's
  * funnel (`CASE WHEN <step 1> THEN 1 …` with one IN-lookup per step), written out here by hand; that
- * form is also the baseline the engine's set-wise form is compared with.
+ * form is also the baseline the engine's set-wise form is compared with. The whole service call
+ * runs twice: with the funnel in SQL, then on the bitmap index (issue 16) at the SQL run's instant,
+ * whose funnel and run table (every row, control flags included) must equal the SQL run's.
  *
  * Contact history is seeded straight into DuckDB (2 rows per customer, 20M at 10M, over the last
  * 90 days, negative ids so they never meet a mirrored Postgres id): loading 20M rows through
@@ -36,10 +40,17 @@ interface Prepared {
   segmentId: string;
   members: number;
   mirrorNumbers: string[];
+  /** Targeting with the funnel in SQL, whatever SEGMENT_ENGINE says. */
+  sql: TargetingService;
+  /** Targeting with the funnel on the bitmap index, at the instant of the last SQL run (so their answers compare). */
+  bitmaps: TargetingService;
 }
 
 const prepared = new Map<number, Promise<Prepared>>();
-const lastRun = new Map<number, { id: string; asOf: string; funnel: FunnelEntry[] }>();
+const lastRun = new Map<number, { id: string; asOf: string; funnel: FunnelEntry[]; control: number; target: number }>();
+const lastBitmapRun = new Map<number, string>();
+/** Where the last run's first removing steps came from (the bitmap case must not fall back). */
+let lastSource: Materialised['source'] | undefined;
 
 function prepare(ctx: BenchContext, size: number): Promise<Prepared> {
   let p = prepared.get(size);
@@ -63,7 +74,46 @@ async function prepareSize(ctx: BenchContext, size: number): Promise<Prepared> {
   const numbers = await container.warehouse.query<{ msisdn: string }>(
     `SELECT msisdn FROM customers WHERE msisdn IS NOT NULL ORDER BY hash(customer_id, 'mirror') LIMIT ${MIRROR_CHANGES}`,
   );
-  return { container, segmentId: segment.id, members: segment.count ?? 0, mirrorNumbers: numbers.map((r) => r.msisdn) };
+  const targeting = (bitmaps: TargetingBitmaps | undefined, now?: () => Date) => {
+    const engine = new TargetingEngine(container.warehouse);
+    const materialise = engine.materialise.bind(engine);
+    engine.materialise = async (request) => {
+      const made = await materialise(request);
+      lastSource = made.source;
+      return made;
+    };
+    const { db, policies, conditions, segments, mirror, config } = container;
+    return new TargetingService({ db, engine, policies, conditions, segments, mirror, msisdnPattern: config.MSISDN_PATTERN, bitmaps, now });
+  };
+  const asOf = () => {
+    const run = lastRun.get(size);
+    if (!run) throw new Error('the SQL targeting case must run first');
+    return new Date(run.asOf);
+  };
+  return {
+    container,
+    segmentId: segment.id,
+    members: segment.count ?? 0,
+    mirrorNumbers: numbers.map((r) => r.msisdn),
+    sql: targeting(undefined),
+    bitmaps: targeting(container.bitmaps, asOf),
+  };
+}
+
+/** Throws unless the bitmap run answered exactly as the SQL run: funnel, counts and every row of the run table. */
+async function checkSameRun(p: Prepared, size: number, bitmapRunId: string): Promise<void> {
+  const sql = lastRun.get(size)!;
+  const bitmap = await p.bitmaps.get(bitmapRunId);
+  if (JSON.stringify(bitmap.funnel) !== JSON.stringify(sql.funnel) || bitmap.control !== sql.control || bitmap.target !== sql.target) {
+    throw new Error(`${sizeLabel(size)}: the bitmap run's funnel differs from the SQL run's: ${JSON.stringify(bitmap.funnel)} against ${JSON.stringify(sql.funnel)}`);
+  }
+  const [diff] = await p.container.warehouse.query<{ n: number }>(
+    `SELECT count(*) AS n FROM (
+       (SELECT customer_id, removed_by_step, is_control FROM ${targetingTable(bitmapRunId)} EXCEPT ALL SELECT customer_id, removed_by_step, is_control FROM ${targetingTable(sql.id)})
+       UNION ALL
+       (SELECT customer_id, removed_by_step, is_control FROM ${targetingTable(sql.id)} EXCEPT ALL SELECT customer_id, removed_by_step, is_control FROM ${targetingTable(bitmapRunId)}))`,
+  );
+  if ((diff?.n ?? 0) !== 0) throw new Error(`${sizeLabel(size)}: ${diff!.n} rows differ between the bitmap and the SQL run tables`);
 }
 
 /** The five lists of the default policy from the fixture's lists file, through the list service, once. */
@@ -148,8 +198,10 @@ function cases(ctx: BenchContext): BenchCase[] {
   for (const size of ctx.sizes) {
     const label = sizeLabel(size);
     const caseForm = 'funnel statement as one CASE of IN-lookups (DESIGN.md literally)';
+    const sqlRun = 'targeting: default policy (9 steps) over ~half the customers, control 5% (whole service call)';
+    const request = { policy: 'default', productId: PRODUCT, category: CATEGORY, controlGroupPercent: 5, seed: 'bench' };
     out.push({
-      operation: 'targeting: default policy (9 steps) over ~half the customers, control 5% (whole service call)',
+      operation: sqlRun,
       size,
       // A median, not the adaptive single cold run: the 2 s target is about the typical call.
       runs: 5,
@@ -160,11 +212,34 @@ function cases(ctx: BenchContext): BenchCase[] {
       },
       async run() {
         const p = await prepare(ctx, size);
-        const run = await p.container.targeting.run(
-          { segmentId: p.segmentId, policy: 'default', productId: PRODUCT, category: CATEGORY, controlGroupPercent: 5, seed: 'bench' },
-          actor,
-        );
-        lastRun.set(size, { id: run.id, asOf: run.asOf, funnel: run.funnel });
+        const run = await p.sql.run({ segmentId: p.segmentId, ...request }, actor);
+        lastRun.set(size, { id: run.id, asOf: run.asOf, funnel: run.funnel, control: run.control, target: run.target });
+        return p.members;
+      },
+    });
+    out.push({
+      operation: 'targeting: the same, funnel on the bitmap index (SEGMENT_ENGINE=bitmap)',
+      size,
+      baseline: sqlRun,
+      target: size >= 10_000_000 ? { ms: 500 } : undefined,
+      // The first run reads the segment, list and column bitmaps into the index; the median is the warm call.
+      runs: 5,
+      async prepare() {
+        const p = await prepare(ctx, size);
+        const previous = lastBitmapRun.get(size);
+        if (previous) {
+          await checkSameRun(p, size, previous);
+          await p.container.warehouse.write((c) => c.run(`DROP TABLE IF EXISTS ${targetingTable(previous)}`));
+          lastBitmapRun.delete(size);
+        }
+      },
+      async run() {
+        const p = await prepare(ctx, size);
+        lastSource = undefined;
+        // At the last SQL run's instant (the service's clock), so the answers must be equal.
+        const run = await p.bitmaps.run({ segmentId: p.segmentId, ...request }, actor);
+        lastBitmapRun.set(size, run.id);
+        if (lastSource !== 'bitmaps') throw new Error(`${label}: the bitmap run took its funnel from ${lastSource ?? 'nowhere'}`);
         return p.members;
       },
     });
@@ -283,6 +358,11 @@ export const bench: BenchSuite = {
   async teardown(ctx) {
     for (const [size, p] of prepared) {
       const { container, segmentId } = await p;
+      const bitmapRun = lastBitmapRun.get(size);
+      if (bitmapRun) {
+        await checkSameRun(await p, size, bitmapRun).catch((error: unknown) => ctx.log(`targeting: ${String(error)}`));
+        await container.warehouse.write((c) => c.run(`DROP TABLE IF EXISTS ${targetingTable(bitmapRun)}`));
+      }
       const run = lastRun.get(size);
       if (run) await container.warehouse.write((c) => c.run(`DROP TABLE IF EXISTS ${targetingTable(run.id)}`));
       await container.segments.delete(segmentId, actor).catch((error: unknown) => ctx.log(`targeting: segment not deleted: ${String(error)}`));
