@@ -91,7 +91,7 @@ async function prepareWarehouse(ctx: BenchContext, c: Container): Promise<void> 
   const started = performance.now();
   const cities = `[${CITIES.map((x) => `'${x}'`).join(',')}]`;
   await c.warehouse.write((w) =>
-    w.run(`INSERT INTO customers (customer_id, msisdn, city, county, grid_id, brand, status)
+    w.run(`INSERT INTO customer_profile (customer_id, msisdn, city, county, grid_id, brand, status)
       SELECT s, (13800000000 + s - 1)::VARCHAR, ${cities}[1 + s % ${CITIES.length}],
         ${cities}[1 + s % ${CITIES.length}] || '区' || (s % 7), 'G-' || (s % ${CITIES.length}) || '-' || (s % 97), 'gotone', 'active'
       FROM range(1, ${LEDGER_ROWS + 1}) t(s)`),

@@ -11,8 +11,10 @@ import { ident, type Warehouse } from './duckdb.js';
  *   last N months" is reproducible and costs nothing at query time.
  * - `usage_pivot`: per customer, for each numeric usage column and each of the last K months,
  *   `u_<column>_m<i>` (NULL when the customer has no row that month); rebuilt when usage changes.
- * - `customer_profile`: `customers` left-joined to `usage_pivot`. Conditions are compiled against
- *   this one table, so a window aggregate is a column expression, not a join.
+ * - `customer_profile`: the customers (every catalog column) left-joined to `usage_pivot`.
+ *   Conditions are compiled against this one table, so a window aggregate is a column expression,
+ *   not a join. It is the only physical copy of the customers: the `customers` dataset is a view
+ *   of the profile's customer columns (see derive.ts), made by ensureDerivedTables.
  * - `list_members`: special-list entries resolved to customer ids (kept by the list mirror).
  * - `contact_history`: who was contacted by which campaign and when (mirrored from Postgres).
  * - `list_entries_mirror`: every live list entry by number, resolved or not, so `list_members` can be
@@ -21,6 +23,9 @@ import { ident, type Warehouse } from './duckdb.js';
  *   members, so cached answers (the bitmap engine's) know when a list moved on.
  */
 export const PROFILE_TABLE = 'customer_profile';
+
+/** The customers dataset: a view of `customer_profile`, not a table of its own. */
+export const CUSTOMERS = 'customers';
 
 export function datasetDdl(dataset: Dataset, table = dataset.name): string {
   const columns = dataset.columns.map((c) => `${ident(c.name)} ${sqlType(c.type)}`).join(', ');
@@ -43,7 +48,8 @@ export function profileUsageColumn(measure: string, monthRank: number): string {
 
 export async function ensureWarehouseSchema(warehouse: Warehouse, catalog: Catalog): Promise<void> {
   await warehouse.write(async (c) => {
-    for (const dataset of catalog.datasets) await c.run(datasetDdl(dataset));
+    // `customers` is a view of the profile, made with it by ensureDerivedTables.
+    for (const dataset of catalog.datasets) if (dataset.name !== CUSTOMERS) await c.run(datasetDdl(dataset));
     await c.run(`CREATE TABLE IF NOT EXISTS _snapshots (
       dataset VARCHAR PRIMARY KEY, version INTEGER NOT NULL, row_count BIGINT NOT NULL, imported_at TIMESTAMPTZ NOT NULL)`);
     await c.run(`CREATE TABLE IF NOT EXISTS usage_months (month DATE NOT NULL, month_rank INTEGER NOT NULL)`);

@@ -136,7 +136,7 @@ beforeAll(async () => {
   await ctx.container.warehouse.transaction(async (c) => {
     for (const r of customers) {
       await c.run(
-        `INSERT INTO customers (customer_id, msisdn, name, gender, age, city, county, grid_id, brand, plan_id, arpu, mou, data_mb,
+        `INSERT INTO customer_profile (customer_id, msisdn, name, gender, age, city, county, grid_id, brand, plan_id, arpu, mou, data_mb,
            tenure_months, status, is_5g_device, vip_level, join_date)
          VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, CAST($17 AS DATE))`,
         [r.customer_id, r.msisdn, r.name, r.gender, r.age, r.city, r.grid_id, r.brand, r.plan_id, r.arpu, r.mou, r.data_mb,

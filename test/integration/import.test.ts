@@ -110,6 +110,29 @@ describe('warehouse import', () => {
     expect({ rows: await customerCount(), version: await version('customers') }).toEqual(before);
   });
 
+  it('rejects, from CSV and Parquet, a row whose values type fine but break a rule, and loads nothing', async () => {
+    const before = { rows: await customerCount(), version: await version('customers') };
+    const lines = CUSTOMERS.split('\n');
+    lines[3] = lines[3]!.replace(',F,61,', ',Q,61,');
+    const csv = file('bad-rule.csv', lines.join('\n'));
+    const parquet = path.join(ctx.dir, 'bad-rule.parquet');
+    await ctx.container.warehouse.write((c) => c.run(`COPY (SELECT * FROM read_csv('${path.join(ctx.dir, csv)}', header = true)) TO '${parquet}' (FORMAT parquet)`));
+    for (const [name, format] of [[csv, 'csv'], ['bad-rule.parquet', 'parquet']] as const) {
+      const error = await rejection(importFile('customers', name, { format }));
+      expect(error.errors).toEqual([{ path: 'row 3, column gender', message: '"Q" is not one of M, F' }]);
+      expect(error.extra).toMatchObject({ rowsRejected: 1 });
+    }
+    expect({ rows: await customerCount(), version: await version('customers') }).toEqual(before);
+  });
+
+  it('rejects a file whose only fault is a repeated key, and loads nothing', async () => {
+    const before = { rows: await customerCount(), version: await version('customers') };
+    const twice = [...CUSTOMERS.split('\n'), CUSTOMERS.split('\n')[2]!.replace('李娜', '李娜二')].join('\n');
+    const error = await rejection(importFile('customers', file('repeated-key.csv', twice)));
+    expect(error.errors).toEqual([{ path: 'row 4, column customer_id', message: 'duplicate key customer_id=2 (first on row 2)' }]);
+    expect({ rows: await customerCount(), version: await version('customers') }).toEqual(before);
+  });
+
   it('rejects a usage month that is not the first of its month', async () => {
     const error = await rejection(importFile('usage_monthly', file('bad-month.csv', 'customer_id,month,arpu,mou,data_mb,sms_count\n1,2026-10-15,1,1,1,1')));
     expect(error.errors).toEqual([{ path: 'row 1, column month', message: '"2026-10-15" is not the first day of a month' }]);
