@@ -1,5 +1,6 @@
 import { kindOf, type Condition } from '../../conditions/condition.schemas.js';
 import { assertNever } from '../../util/assert-never.js';
+import { canonicalJson } from '../../util/json.js';
 import { RoaringBitmap32 } from './roaring.js';
 
 /** A node the bitmap engine takes as a whole from a scan (or the cache): everything but all/any/not. */
@@ -9,17 +10,8 @@ export interface Leaf {
   key: string;
 }
 
-/** JSON with object keys sorted, so equal leaves have equal keys. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+/** Equal leaves written with their keys in another order have equal keys. */
+export { canonicalJson };
 
 /** The distinct leaves of a condition whose rules are expanded (a `{rule}` here is a bug). */
 export function leavesOf(condition: Condition): Leaf[] {

@@ -29,6 +29,11 @@ export class LruBytes<V extends Weighed> {
     return value;
   }
 
+  /** Whether `key` is held, without counting a use. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   set(key: string, value: V): void {
     const old = this.entries.get(key);
     if (old) {

@@ -114,6 +114,8 @@ export class BitmapSegmentEngine {
     for (const { node, negate, leaf, index } of filters) {
       if (index instanceof NumericIndex && result.size <= session.snapshot.rows / POSITIONAL_SHARE) {
         const kept = leaf.select(index, result);
+        // The whole leaf, computed after this answer: the next preview that changes another leaf finds it.
+        session.remember(node, () => leaf.members(index));
         result = negate ? RoaringBitmap32.andNot(result, kept) : kept;
         continue;
       }

@@ -4,6 +4,7 @@ import { SqlParams } from '../../conditions/params.js';
 import { ident, toPlainRows, type Row, type Warehouse } from '../../warehouse/duckdb.js';
 import { PROFILE_TABLE } from '../../warehouse/schema.js';
 import { segmentMembersTable } from '../../warehouse/tables.js';
+import { canonicalJson } from '../../util/json.js';
 import { LruBytes } from './bitmap.cache.js';
 import type { Leaf } from './bitmap.algebra.js';
 import { bitmapBytes, bitmapFromWords, RoaringBitmap32 } from './roaring.js';
@@ -52,6 +53,38 @@ interface SampleWindow {
   bytes: number;
 }
 
+/** Work run one task per turn of the event loop after the current answers, and a way to wait for it. */
+class Background {
+  private readonly queue: Array<() => void> = [];
+  private waiting: Array<() => void> = [];
+  private scheduled = false;
+
+  run(task: () => void): void {
+    this.queue.push(task);
+    this.schedule();
+  }
+
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const task = this.queue.shift();
+      try {
+        task?.();
+      } finally {
+        if (this.queue.length > 0) this.schedule();
+        else for (const resolve of this.waiting.splice(0)) resolve();
+      }
+    });
+  }
+}
+
 /** DuckDB's rows per row group (its default): the unit a lookup by row number reads. */
 const ROW_GROUP_ROWS = 122_880;
 
@@ -90,6 +123,7 @@ type Entry = CachedBitmap | ValueBitmaps | ColumnIndex | IdIndex | SampleWindow 
 export class BitmapIndex {
   private readonly cache: LruBytes<Entry>;
   private readonly density = new Map<string, boolean>();
+  private readonly background = new Background();
   /** Column indexes previews have used (by key): what the warmer builds again for the next profile build. */
   private readonly usedColumns = new Map<string, ColumnRef>();
 
@@ -112,11 +146,16 @@ export class BitmapIndex {
         const snapshot = await readSnapshot(c);
         if (!this.density.has(snapshot.profile)) this.density.set(snapshot.profile, await isDense(c, snapshot.rows));
         if (!this.density.get(snapshot.profile)) return undefined;
-        return await work(new SnapshotSession(c, snapshot, this.cache, this.columnar, this.usedColumns));
+        return await work(new SnapshotSession(c, snapshot, this.cache, this.columnar, this.usedColumns, this.background));
       } finally {
         await c.run('ROLLBACK').catch(() => undefined);
       }
     });
+  }
+
+  /** Resolves when the work `remember` scheduled is done (the bench and tests wait for it). */
+  idle(): Promise<void> {
+    return this.background.idle();
   }
 
   /** Frees a segment's bitmaps now rather than when the LRU reaches them (it was dropped). */
@@ -168,6 +207,7 @@ export class SnapshotSession {
     private readonly cache: LruBytes<Entry>,
     private readonly columnar: ColumnarContext,
     private readonly usedColumns: Map<string, ColumnRef>,
+    private readonly background: Background,
   ) {}
 
   /** Every row number of the profile. */
@@ -208,6 +248,23 @@ export class SnapshotSession {
       out.set(leaf.key, bitmap);
     }
     return out;
+  }
+
+  /**
+   * Computes a field or aggregate leaf's whole bitmap after the current answer has gone out (a
+   * `setImmediate`, needing no DuckDB: `compute` reads column indexes only) and caches it under
+   * this snapshot's key, so the next preview that keeps the leaf finds it.
+   */
+  remember(node: Condition, compute: () => RoaringBitmap32): void {
+    const key = `${canonicalJson(node)}|${this.stamp(node)}`;
+    if (this.cache.has(key)) return;
+    this.background.run(() => {
+      if (this.cache.has(key)) return;
+      const bitmap = compute();
+      bitmap.runOptimize();
+      bitmap.shrinkToFit();
+      this.cache.set(key, { bitmap, bytes: bitmapBytes(bitmap), validUntil: Infinity });
+    });
   }
 
   /** A leaf's bitmap if this snapshot's is cached (and still valid), else undefined; computes nothing. */
