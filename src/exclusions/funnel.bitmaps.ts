@@ -144,7 +144,7 @@ export async function bitmapFunnel(
       const found = await session.leaves(wanted, compileLeaf, idsOf);
       const to = Date.now();
       for (const [key, bitmap] of found) cached.set(key, bitmap);
-      if (lists.length > 0 && (await listsExpireBetween(session, lists, ctx.asOf, from, to))) {
+      if (lists.length > 0 && (await listsExpireBetween(session, lists, ctx.asOf, from, to, leaves.readIds))) {
         for (const list of lists) cached.delete(canonicalJson({ list }));
       }
     }
@@ -246,16 +246,24 @@ async function one(session: SnapshotSession, sql: string, params: SqlParams): Pr
 
 /**
  * Whether an entry of one of `lists` expires between `asOf` and the instants `from`…`to` the
- * cached list bitmaps were judged at (then they differ from the lists at `asOf`). Asked as a
- * predicate over the profile's first row, the one kind of statement a session runs.
+ * cached list bitmaps were judged at (then they differ from the lists at `asOf`). Asked through
+ * `readIds` when given, else as a predicate over the profile's first row, the one kind of
+ * statement a session runs.
  */
-async function listsExpireBetween(session: SnapshotSession, lists: readonly string[], asOf: Date, from: number, to: number): Promise<boolean> {
+async function listsExpireBetween(session: SnapshotSession, lists: readonly string[], asOf: Date, from: number, to: number, readIds: IdReader | undefined): Promise<boolean> {
   const lo = Math.min(asOf.getTime(), from);
   const hi = Math.max(asOf.getTime(), to);
   const params = new SqlParams();
   const names = lists.map((l) => params.add(l, 'VARCHAR')).join(', ');
   const after = params.add(new Date(lo).toISOString(), 'TIMESTAMPTZ');
   const until = params.add(new Date(hi).toISOString(), 'TIMESTAMPTZ');
-  const sql = `c.rowid = 0 AND EXISTS (SELECT 1 FROM list_members WHERE list_name IN (${names}) AND expires_at > ${after} AND expires_at <= ${until})`;
-  return (await one(session, sql, params)).size > 0;
+  const expiring = `SELECT 1 FROM list_members WHERE list_name IN (${names}) AND expires_at > ${after} AND expires_at <= ${until}`;
+  if (readIds) {
+    let found = false;
+    await readIds(`SELECT CAST(1 AS DOUBLE) AS id WHERE EXISTS (${expiring})`, params.values, (ids) => {
+      found ||= ids.length > 0;
+    });
+    return found;
+  }
+  return (await one(session, `c.rowid = 0 AND EXISTS (${expiring})`, params)).size > 0;
 }
