@@ -126,8 +126,8 @@ export class BitmapSegmentEngine {
   }
 }
 
-/** A leaf filters candidates value by value when they are at most 1/POSITIONAL_SHARE of the customers. */
-const POSITIONAL_SHARE = 8;
+/** A leaf filters candidates value by value when they are at most 1/POSITIONAL_SHARE of the customers (cheaper than a union of its bins up to about there, measured at 10M). */
+const POSITIONAL_SHARE = 4;
 
 /** Most customers first; ties by value (as text, byte order, no value last), as the SQL engine orders them. */
 function byCountThenValue(a: BreakdownValue, b: BreakdownValue): number {
