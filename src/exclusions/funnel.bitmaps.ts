@@ -24,8 +24,9 @@ export interface BitmapFunnelResult {
 
 /** What the row numbers of a funnel mean: a run table built from them must see the same tables. */
 export interface FunnelSnapshot {
-  /** The profile build's stamp (`Snapshot.profile`) and row count. */
+  /** The profile build's stamp (`Snapshot.profile`), its table oid and row count. */
   profile: string;
+  profileOid: number;
   rows: number;
   /** Table oid of the segment's members table; undefined when it did not exist. */
   membersTable: number | undefined;
@@ -181,7 +182,7 @@ export async function bitmapFunnel(
       steps: described,
       removed: new Map(removed.map((r, i) => [i + 1, r])),
       remaining,
-      snapshot: { profile: session.snapshot.profile, rows: session.snapshot.rows, membersTable },
+      snapshot: { profile: session.snapshot.profile, profileOid: session.snapshot.profileOid, rows: session.snapshot.rows, membersTable },
     };
   });
 }

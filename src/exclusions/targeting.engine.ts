@@ -228,12 +228,10 @@ function idReader(c: DuckDBConnection): IdReader {
  * Whether the profile build and the members table are the ones the bitmap funnel was computed on:
  * only then do its row numbers name the same customers here. They are, when it was computed
  * inside this transaction; a funnel from elsewhere (an import or a refresh may have replaced
- * either since) falls back to the statement. The profile is identified by its table oid, the
- * first part of the index's snapshot stamp (`p<oid>:…`); a stamp of another shape never matches.
+ * either since) falls back to the statement. The profile is identified by its table oid.
  */
 async function sameRows(c: DuckDBConnection, funnel: BitmapFunnelResult, membersTable: string): Promise<boolean> {
-  const stamped = /^p(\d+):/.exec(funnel.snapshot.profile);
-  if (!stamped || funnel.snapshot.membersTable === undefined) return false;
+  if (funnel.snapshot.membersTable === undefined) return false;
   const [row] = toPlainRows<{ profile: number | null; members: number | null; n: number }>(
     (
       await c.runAndReadAll(
@@ -244,7 +242,7 @@ async function sameRows(c: DuckDBConnection, funnel: BitmapFunnelResult, members
       )
     ).getRowObjectsJS(),
   );
-  return row?.profile === Number(stamped[1]) && row.members === funnel.snapshot.membersTable && row.n === funnel.snapshot.rows;
+  return row?.profile === funnel.snapshot.profileOid && row.members === funnel.snapshot.membersTable && row.n === funnel.snapshot.rows;
 }
 
 /** Scratch table of the steps of eight profile rows a word, on the write connection, inside the run's transaction. */

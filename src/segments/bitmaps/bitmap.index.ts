@@ -22,8 +22,10 @@ const PROFILE = ident(PROFILE_TABLE);
  * by `dense`, 0…rows−1.
  */
 export interface Snapshot {
-  /** The profile build: its table oid and the customers and usage versions it was derived from. */
+  /** The profile build: its table oid, the customers and usage versions it was derived from, its row count. */
   profile: string;
+  /** The profile table's oid (a new one per build). */
+  profileOid: number;
   rows: number;
   datasets: ReadonlyMap<string, number>;
   lists: ReadonlyMap<string, number>;
@@ -540,7 +542,7 @@ async function readSnapshot(c: DuckDBConnection): Promise<Snapshot> {
   );
   // The row count too: rows written into the profile outside an import (tests do) change no version.
   const stamp = `p${profile?.oid ?? 0}:c${datasets.get('customers') ?? 0}:u${datasets.get('usage_monthly') ?? 0}:n${profile?.n ?? 0}`;
-  return { profile: stamp, rows: profile?.n ?? 0, datasets, lists, segmentTables };
+  return { profile: stamp, profileOid: profile?.oid ?? 0, rows: profile?.n ?? 0, datasets, lists, segmentTables };
 }
 
 /** Whether the profile's rowids are exactly 0…rows−1 (a freshly built table's are). */
