@@ -16,7 +16,7 @@ import {
   anyRejectedSql,
   checkedTypedSelectSql,
   checkHeader,
-  keyDuplicatesSql,
+  hasRepeatedKey,
   MAX_REPORTED_PROBLEMS,
   rejectedCellsSql,
   rowPath,
@@ -206,8 +206,7 @@ export class ImportService {
       onProgress?.('validating', undefined);
       const count = Number((await c.runAndReadAll(`SELECT count(*) AS n FROM ${loaded}`)).getRowObjectsJS()[0]?.n ?? 0);
       if (count === 0) throw new ImportRejection('the file has no data rows', [{ path: 'file', message: 'no data rows after the header' }], 0);
-      const duplicates = keyDuplicatesSql(dataset, loaded);
-      if (duplicates && (await c.runAndReadAll(duplicates)).getRowObjectsJS()[0]?.bad === true) throw new FailedPass(undefined);
+      if (await hasRepeatedKey(c, dataset, loaded)) throw new FailedPass(undefined);
       onProgress?.('loading', undefined);
       const outcome = await this.commitChange(c, dataset, count, onProgress);
       return outcome;

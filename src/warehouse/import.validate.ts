@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlType, type Column, type Dataset } from '../catalog/catalog.js';
 import type { FieldProblem } from '../http/errors.js';
 import { ident } from './duckdb.js';
@@ -169,7 +170,7 @@ export const ROW_REJECTED = 'quanke: a row of the file failed validation';
  * The rows of `source` (the file reader) typed in catalog column order, checked in the same pass:
  * the first row failing any cell check stops the statement with ROW_REJECTED. The check is a
  * filter, which the optimizer cannot drop the way it drops an unused column. Key duplicates need
- * all rows and are checked on the loaded table (keyDuplicatesSql).
+ * all rows and are checked on the loaded table (hasRepeatedKey).
  */
 export function checkedTypedSelectSql(dataset: Dataset, source: string): string {
   const failing = dataset.columns.flatMap(checksFor).map((check) => `(${check.failing})`);
@@ -178,18 +179,45 @@ export function checkedTypedSelectSql(dataset: Dataset, source: string): string 
     WHERE CASE WHEN ${failing.join(' OR ')} THEN error(${literal(ROW_REJECTED)}) ELSE true END`;
 }
 
+/** A key range up to this many values is checked with a bitmap of one bit per value (16 MiB at most). */
+const MAX_BITMAP_RANGE = 2 ** 27;
+
 /**
- * Whether `table` holds a key twice (NULL counting as one value, as GROUP BY groups it); undefined
- * for a dataset without a key. A one-column key is counted distinct, 2-3x faster than grouping
- * (45 vs 145 ms for 1M customers); a composite key is grouped.
+ * Whether `table` holds a key twice (NULL counting as one value, as GROUP BY groups it). An integer
+ * key (customer_id) is checked by a bitmap over its range when the range is small enough: DuckDB's
+ * `bitstring_agg` takes 0.1-0.17 s over 10M customers where `count(DISTINCT)` takes 2.3-3.7 s and
+ * grouping more. Other keys are counted distinct (one column) or grouped (several).
  */
-export function keyDuplicatesSql(dataset: Dataset, table: string): string | undefined {
-  if (dataset.key.length === 0) return undefined;
-  if (dataset.key.length === 1) {
-    const key = ident(dataset.key[0]!);
-    return `SELECT count(DISTINCT ${key}) + CAST(count(*) FILTER (WHERE ${key} IS NULL) > 0 AS INTEGER) <> count(*) AS bad FROM ${table}`;
+export async function hasRepeatedKey(c: DuckDBConnection, dataset: Dataset, table: string): Promise<boolean> {
+  if (dataset.key.length === 0) return false;
+  const one = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJS()[0] ?? {};
+  if (dataset.key.length > 1) {
+    const keyCols = dataset.key.map(ident).join(', ');
+    return (await one(`SELECT EXISTS (SELECT 1 FROM ${table} GROUP BY ${keyCols} HAVING count(*) > 1) AS bad`)).bad === true;
   }
-  return `SELECT EXISTS (SELECT 1 FROM ${table} GROUP BY ${dataset.key.map(ident).join(', ')} HAVING count(*) > 1) AS bad`;
+  const name = dataset.key[0]!;
+  const key = ident(name);
+  const type = dataset.columns.find((col) => col.name === name)?.type;
+  if (type === 'bigint' || type === 'integer') {
+    // Min, max and counts come from the row groups' statistics: no scan.
+    const stats = await one(
+      `SELECT count(*) - count(${key}) AS nulls, count(${key}) AS n, CAST(min(${key}) AS VARCHAR) AS lo, CAST(max(${key}) AS VARCHAR) AS hi,
+         CAST(CAST(max(${key}) AS HUGEINT) - min(${key}) + 1 AS DOUBLE) AS span FROM ${table}`,
+    );
+    const n = Number(stats.n);
+    if (Number(stats.nulls) > 1) return true;
+    if (n <= 1) return false;
+    const span = Number(stats.span);
+    if (span < n) return true;
+    const lo = String(stats.lo);
+    const hi = String(stats.hi);
+    if (span <= MAX_BITMAP_RANGE && /^-?\d+$/.test(lo) && /^-?\d+$/.test(hi)) {
+      const bits = await one(`SELECT bit_count(bitstring_agg(${key}, ${lo}, ${hi})) AS distinct_keys FROM ${table}`);
+      return Number(bits.distinct_keys) !== n;
+    }
+  }
+  const counted = await one(`SELECT count(DISTINCT ${key}) + CAST(count(*) FILTER (WHERE ${key} IS NULL) > 0 AS INTEGER) <> count(*) AS bad FROM ${table}`);
+  return counted.bad === true;
 }
 
 /** The typed projection of the staging table in catalog column order. */

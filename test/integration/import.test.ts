@@ -130,6 +130,13 @@ describe('warehouse import', () => {
     const twice = [...CUSTOMERS.split('\n'), CUSTOMERS.split('\n')[2]!.replace('李娜', '李娜二')].join('\n');
     const error = await rejection(importFile('customers', file('repeated-key.csv', twice)));
     expect(error.errors).toEqual([{ path: 'row 4, column customer_id', message: 'duplicate key customer_id=2 (first on row 2)' }]);
+    // Sparse ids, and ids with a NULL among them: every way the key check may count.
+    const withIds = (ids: string[]) =>
+      [CUSTOMER_HEADER, ...ids.map((id, i) => CUSTOMERS.split('\n')[1 + (i % 3)]!.replace(/^1,|^2,|^3,/, `${id},`))].join('\n');
+    const sparse = await rejection(importFile('customers', file('sparse.csv', withIds(['70', '5000', '123', '5000']))));
+    expect(sparse.errors).toEqual([{ path: 'row 4, column customer_id', message: 'duplicate key customer_id=5000 (first on row 2)' }]);
+    const wide = await rejection(importFile('customers', file('wide.csv', withIds(['-5', '4000000000000', '-5']))));
+    expect(wide.errors).toEqual([{ path: 'row 3, column customer_id', message: 'duplicate key customer_id=-5 (first on row 1)' }]);
     expect({ rows: await customerCount(), version: await version('customers') }).toEqual(before);
   });
 
