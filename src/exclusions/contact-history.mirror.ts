@@ -1,6 +1,6 @@
 import { DuckDBTimestampTZValue } from '@duckdb/node-api';
 import type { Db } from '../db/kysely.js';
-import { mirrorSettings, watermarkedPass, type MirrorOptions, type MirrorPass, type MirrorSettings } from '../lists/list.mirror.js';
+import { mirrorSettings, watermarkedPass, type MirrorOptions, type MirrorPass, type MirrorSettings, type WatermarkMemo } from '../lists/list.mirror.js';
 import type { Warehouse } from '../warehouse/duckdb.js';
 import { readContactChanges, type ContactChangeKey } from './contact-history.repository.js';
 
@@ -22,6 +22,12 @@ export class ContactHistoryMirror {
   ) {
     this.settings = mirrorSettings(options);
   }
+
+  private readonly memo: WatermarkMemo = {
+    known: false,
+    watermark: undefined,
+    probe: async (sinceUs) => (await readContactChanges(this.db, { sinceUs, limit: 1 })).length > 0,
+  };
 
   sync(): Promise<MirrorPass> {
     const { overlapUs, pageSize } = this.settings;
@@ -67,6 +73,6 @@ export class ContactHistoryMirror {
       }
       await c.run('DROP TABLE temp.main._contact_changes');
       return { read, applied };
-    });
+    }, this.memo);
   }
 }

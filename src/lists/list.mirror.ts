@@ -41,15 +41,30 @@ export async function watermarkedPass(
   stateKey: string,
   overlapUs: number,
   apply: (c: DuckDBConnection, watermark: number | undefined) => Promise<Omit<MirrorPass, 'ms'>>,
+  memo?: WatermarkMemo,
 ): Promise<MirrorPass> {
   const started = performance.now();
+  // Nothing changed since the watermark this process last wrote: the pass would read nothing, so
+  // skip its DuckDB transaction (a commit: 50–130 ms at 10M customers, paid by every preview that
+  // names a list). The watermark then stays where it is, which only means the next pass reads from there.
+  if (memo?.known && !(await memo.probe(memo.watermark))) return { read: 0, applied: 0, ms: Math.round(performance.now() - started) };
   const horizon = await changeHorizon(db);
-  return warehouse.transaction(async (c) => {
+  const pass = await warehouse.transaction(async (c) => {
     const watermark = await readWatermark(c, stateKey);
     const { read, applied } = await apply(c, watermark);
-    await writeWatermark(c, stateKey, nextWatermark(watermark, horizon, overlapUs));
-    return { read, applied, ms: Math.round(performance.now() - started) };
+    const next = nextWatermark(watermark, horizon, overlapUs);
+    await writeWatermark(c, stateKey, next);
+    return { read, applied, next };
   });
+  if (memo) Object.assign(memo, { known: true, watermark: pass.next });
+  return { read: pass.read, applied: pass.applied, ms: Math.round(performance.now() - started) };
+}
+
+/** The watermark a mirror last wrote (once `known`) and how to ask Postgres whether anything changed since one. */
+export interface WatermarkMemo {
+  known: boolean;
+  watermark: number | undefined;
+  probe(sinceUs: number | undefined): Promise<boolean>;
 }
 
 const STATE_KEY = 'list_entries';
@@ -70,6 +85,12 @@ export class ListMirror {
   ) {
     this.settings = mirrorSettings(options);
   }
+
+  private readonly memo: WatermarkMemo = {
+    known: false,
+    watermark: undefined,
+    probe: async (sinceUs) => (await readEntryChangePage(this.db, { sinceUs, limit: 1 })).rows > 0,
+  };
 
   sync(): Promise<MirrorPass> {
     const { overlapUs, pageSize } = this.settings;
@@ -97,7 +118,7 @@ export class ListMirror {
       const applied = read === 0 ? 0 : await applyListChanges(c);
       await c.run('DROP TABLE temp.main._list_changes');
       return { read, applied };
-    });
+    }, this.memo);
   }
 
   /**
