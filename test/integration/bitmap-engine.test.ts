@@ -165,6 +165,17 @@ describe('bitmap previews equal SQL previews', () => {
     await compare({ not: { segment: segmentA } }, ['join_date']);
   });
 
+  it('one threshold moved again and again (the kept part and its gathered values cached), also across a list change', async () => {
+    const slider = (arpu: number, age: number): Condition => ({
+      all: [{ field: 'city', op: 'in', value: ['广州', '深圳'] }, { not: { list: lists[1]! } }, { field: 'arpu', op: 'gte', value: arpu }, { not: { field: 'age', op: 'lt', value: age } }],
+    });
+    for (const arpu of [20, 35, 50, 65, 80]) await compare(slider(arpu, 30));
+    await ctx.container.bitmaps.index.idle();
+    for (const age of [25, 40, 55]) await compare(slider(50, age));
+    await ctx.container.lists.addEntries(lists[1]!, customers.slice(300, 500).map((c) => String(c.msisdn)), { reason: 'slider', source: 'api' }, actor);
+    for (const arpu of [50, 60]) await compare(slider(arpu, 40));
+  }, 120_000);
+
   it('after a list change, a customers import and a segment refresh', async () => {
     const probe: Condition = { all: [{ segment: segmentB }, { not: { list: lists[0]! } }, { field: 'city', op: 'ne', value: '深圳' }] };
     await compare(probe);

@@ -6,9 +6,9 @@ import { PROFILE_TABLE } from '../../warehouse/schema.js';
 import { segmentMembersTable } from '../../warehouse/tables.js';
 import { canonicalJson } from '../../util/json.js';
 import { LruBytes } from './bitmap.cache.js';
-import type { Leaf } from './bitmap.algebra.js';
+import { leavesOf, type Leaf } from './bitmap.algebra.js';
 import { bitmapBytes, bitmapFromWords, RoaringBitmap32 } from './roaring.js';
-import { CategoryIndex, NumericIndex } from './column.index.js';
+import { CategoryIndex, NumericIndex, type GatheredValues } from './column.index.js';
 import { IdIndex } from './id.index.js';
 import { aggregateValues, columnarLeaf, type ColumnarContext, type ColumnarLeaf, type ColumnRef } from './leaf.columnar.js';
 import { INTEGER_NULL, loadProfileColumn, vectorItems, type IntegerColumn, type NumberColumn } from './profile.columns.js';
@@ -124,7 +124,7 @@ interface UnheldColumn {
 }
 
 type ColumnIndex = NumericIndex | CategoryIndex;
-type Entry = CachedBitmap | ValueBitmaps | ColumnIndex | IdIndex | SampleWindow | UnheldColumn;
+type Entry = CachedBitmap | ValueBitmaps | ColumnIndex | IdIndex | SampleWindow | GatheredValues | UnheldColumn;
 
 /**
  * Roaring bitmaps of customers (row numbers of `customer_profile`) for condition leaves, lists,
@@ -188,7 +188,9 @@ export class BitmapIndex {
    * previewed before (the bench's "cold").
    */
   forgetConditionLeaves(): void {
-    this.cache.evict((key) => key.startsWith('{"field"') || key.startsWith('{"exists"') || key.startsWith('{"aggregate"'));
+    this.cache.evict(
+      (key) => key.startsWith('{"field"') || key.startsWith('{"exists"') || key.startsWith('{"aggregate"') || key.startsWith('derived:') || key.startsWith('gather:'),
+    );
   }
 
   /** Frees what was computed on other profile builds: once a new build is warm, nothing reads them again. */
@@ -283,6 +285,37 @@ export class SnapshotSession {
       bitmap.shrinkToFit();
       this.cache.set(key, { bitmap, bytes: bitmapBytes(bitmap), validUntil: Infinity });
     });
+  }
+
+  /**
+   * The members of `node` (an `all` of cached leaves, say), cached under its JSON and the stamps of
+   * its leaves, valid until the soonest of theirs: the part of a condition an analyst is not
+   * changing, kept whole between previews. Also hands out `gather`ed values of a column over those
+   * members, cached the same way. Callers must not modify the bitmap.
+   */
+  async derived(node: Condition, compute: () => Promise<RoaringBitmap32>): Promise<{ bitmap: RoaringBitmap32; key: string }> {
+    const leaves = leavesOf(node);
+    const key = `derived:${canonicalJson(node)}|${leaves.map((l) => this.stamp(l.node)).join(';')}`;
+    const hit = this.cache.get(key) as CachedBitmap | undefined;
+    if (hit && Date.now() < hit.validUntil) return { bitmap: hit.bitmap, key };
+    const bitmap = await compute();
+    let validUntil = Infinity;
+    for (const leaf of leaves) {
+      const entry = this.cache.get(`${leaf.key}|${this.stamp(leaf.node)}`) as CachedBitmap | undefined;
+      validUntil = Math.min(validUntil, entry?.validUntil ?? 0);
+    }
+    if (validUntil > Date.now()) this.cache.set(key, { bitmap, bytes: bitmapBytes(bitmap), validUntil });
+    return { bitmap, key };
+  }
+
+  /** `index.gather(members)` cached beside the derived bitmap `derivedKey` it was taken from. */
+  gathered(derivedKey: string, column: string, index: NumericIndex, members: RoaringBitmap32): GatheredValues {
+    const key = `gather:${column}:${derivedKey}`;
+    const hit = this.cache.get(key) as GatheredValues | undefined;
+    if (hit && this.cache.has(derivedKey)) return hit;
+    const gathered = index.gather(members);
+    if (this.cache.has(derivedKey)) this.cache.set(key, gathered);
+    return gathered;
   }
 
   /** A leaf's bitmap if this snapshot's is cached (and still valid), else undefined; computes nothing. */

@@ -117,6 +117,14 @@ export class NumericIndex {
     return new RoaringBitmap32(out);
   }
 
+  /** The values of `candidates`, side by side: a later `select` over them reads memory in order. */
+  gather(candidates: RoaringBitmap32): GatheredValues {
+    const rows = candidates.toUint32Array();
+    const values = this.values instanceof Int32Array ? new Int32Array(rows.length) : new Float64Array(rows.length);
+    for (let k = 0; k < rows.length; k++) values[k] = this.values[rows[k]!]!;
+    return new GatheredValues(rows, values);
+  }
+
   /** How many rows a range can hold at most, from the bins alone (to apply the narrowest test first). */
   estimate(lo: number, hi: number): number {
     let n = 0;
@@ -128,6 +136,43 @@ export class NumericIndex {
   anyOf(values: Iterable<number>): RoaringBitmap32 {
     const parts = [...values].map((v) => this.range(v, v));
     return parts.length === 0 ? new RoaringBitmap32() : RoaringBitmap32.orMany(parts);
+  }
+}
+
+/** Some rows' values of a numeric column, in row order (`NumericIndex.gather`). */
+export class GatheredValues {
+  readonly bytes: number;
+
+  constructor(
+    private readonly rows: Uint32Array,
+    private readonly values: Int32Array | Float64Array,
+  ) {
+    this.bytes = rows.byteLength + values.byteLength;
+  }
+
+  /** The rows `keep` accepts. */
+  select(keep: (value: number, isNull: boolean) => boolean): RoaringBitmap32 {
+    const out = new Uint32Array(this.rows.length);
+    let n = 0;
+    const integer = this.values instanceof Int32Array;
+    for (let k = 0; k < this.rows.length; k++) {
+      const v = this.values[k]!;
+      if (keep(v, integer ? v === INTEGER_NULL : v !== v)) out[n++] = this.rows[k]!;
+    }
+    return new RoaringBitmap32(out.subarray(0, n));
+  }
+
+  selectRange(lo: number, hi: number): RoaringBitmap32 {
+    const out = new Uint32Array(this.rows.length);
+    let n = 0;
+    const values = this.values;
+    // NULL never passes: NaN fails both comparisons and the INTEGER sentinel is below any lo.
+    const low = values instanceof Int32Array ? Math.max(lo, INTEGER_NULL + 1) : lo;
+    for (let k = 0; k < this.rows.length; k++) {
+      const v = values[k]!;
+      if (v >= low && v <= hi) out[n++] = this.rows[k]!;
+    }
+    return new RoaringBitmap32(out.subarray(0, n));
   }
 }
 

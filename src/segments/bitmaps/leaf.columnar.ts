@@ -2,7 +2,7 @@ import type { Catalog, ColumnType } from '../../catalog/catalog.js';
 import { WINDOW_DATASET } from '../../conditions/check.js';
 import { kindOf, type AggregateCondition, type AggregateFn, type Condition, type FieldCondition, type Op, type Scalar, type Value } from '../../conditions/condition.schemas.js';
 import { profileUsageColumn, usageMeasures } from '../../warehouse/schema.js';
-import type { CategoryIndex, NumericIndex } from './column.index.js';
+import type { CategoryIndex, GatheredValues, NumericIndex } from './column.index.js';
 import { INTEGER_NULL, type IntegerColumn, type NumberColumn } from './profile.columns.js';
 import { RoaringBitmap32 } from './roaring.js';
 
@@ -31,6 +31,8 @@ export type ColumnarLeaf =
       members(index: NumericIndex): RoaringBitmap32;
       /** The members among `candidates` only, read value by value. */
       select(index: NumericIndex, candidates: RoaringBitmap32): RoaringBitmap32;
+      /** The members among gathered candidates (`NumericIndex.gather`). */
+      selectFrom(gathered: GatheredValues): RoaringBitmap32;
       /** At most how many customers match, from the index's bins (Infinity when unknown). */
       estimate(index: NumericIndex): number;
     };
@@ -216,6 +218,7 @@ function numberLeaf(test: NumberTest) {
     members: (index: NumericIndex) => numberMembers(index, test),
     select: (index: NumericIndex, candidates: RoaringBitmap32) =>
       test.kind === 'range' ? index.selectRange(candidates, test.lo, test.hi) : index.select(candidates, rowTest(test)),
+    selectFrom: (gathered: GatheredValues) => (test.kind === 'range' ? gathered.selectRange(test.lo, test.hi) : gathered.select(rowTest(test))),
     estimate: (index: NumericIndex) => (test.kind === 'range' ? index.estimate(test.lo, test.hi) : Infinity),
   };
 }
