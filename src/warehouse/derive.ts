@@ -51,8 +51,9 @@ export async function buildProfile(
 ): Promise<void> {
   const customers = customerColumns(catalog).map((c) => `f.${ident(c.name)}`);
   const pivot = pivotColumns(catalog, windowMonths).map((c) => `p.${ident(c)}`);
-  // No ORDER BY: the source's order is kept (a file's, on import), and sorting 10M wide rows costs
-  // more than it saves; every query reaches the profile by hash join or full scan anyway.
+  // No ORDER BY: rows come in the order the parallel join hands them over (not the file's), and
+  // sorting 10M wide rows costs more than it saves; every query reaches the profile by hash join
+  // or full scan anyway.
   await connection.run(
     `CREATE OR REPLACE TABLE ${ident(PROFILE_TABLE)} AS
     SELECT ${[...customers, ...pivot].join(', ')}

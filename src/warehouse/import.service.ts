@@ -180,10 +180,11 @@ export class ImportService {
    * A replace reads the file once: one statement reads it, checks every cell (the first bad row
    * stops it), types the columns and writes the new table (for customers, the profile: the file
    * joined to the usage pivot, so the customers are written once). Key duplicates are then checked
-   * on the new table, still inside the transaction. A clean file, the usual case, costs about what
-   * DuckDB's own load of it costs (bench/import.bench.ts prints both). Anything going wrong rolls
-   * back, and the file is then staged and checked cell by cell to name every problem, exactly as
-   * an append is: a rejected file costs two reads, a clean one one.
+   * on the new table, still inside the transaction. A clean file, the usual case, costs DuckDB's
+   * own load of it plus, for customers, the usage window's columns and the join that brings them
+   * (bench/import.bench.ts prints the ratio). Anything going wrong rolls back, and the file is then
+   * staged and checked cell by cell to name every problem, exactly as an append is: a rejected file
+   * costs two reads, a clean one one.
    */
   private async replaceInOnePass(
     c: DuckDBConnection,

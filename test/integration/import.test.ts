@@ -140,6 +140,12 @@ describe('warehouse import', () => {
     expect({ rows: await customerCount(), version: await version('customers') }).toEqual(before);
   });
 
+  it('rejects a usage file that repeats a (customer, month) key', async () => {
+    const repeated = [...USAGE.split('\n'), '1,2026-09-01,1.00,1,1,1'].join('\n');
+    const error = await rejection(importFile('usage_monthly', file('usage-repeated.csv', repeated)));
+    expect(error.errors).toEqual([{ path: 'row 5, column customer_id, month', message: 'duplicate key customer_id=1, month=2026-09-01 (first on row 2)' }]);
+  });
+
   it('rejects a usage month that is not the first of its month', async () => {
     const error = await rejection(importFile('usage_monthly', file('bad-month.csv', 'customer_id,month,arpu,mou,data_mb,sms_count\n1,2026-10-15,1,1,1,1')));
     expect(error.errors).toEqual([{ path: 'row 1, column month', message: '"2026-10-15" is not the first day of a month' }]);
