@@ -50,18 +50,35 @@ export async function buildProfile(
   dropCustomersTable = false,
 ): Promise<void> {
   const customers = customerColumns(catalog).map((c) => `f.${ident(c.name)}`);
-  const pivot = pivotColumns(catalog, windowMonths).map((c) => `p.${ident(c)}`);
+  const names = pivotColumns(catalog, windowMonths);
+  const types = await emptyPivotTypes(connection);
+  const empty = types && names.every((c) => types.has(c)) ? types : undefined;
+  // With no usage yet (a new warehouse's first customers import) the usage columns are NULLs of
+  // the pivot's types: without a join DuckDB writes the table in parallel batches, as fast as its
+  // own load of the file.
+  const pivot = empty ? names.map((c) => `CAST(NULL AS ${empty.get(c)!}) AS ${ident(c)}`) : names.map((c) => `p.${ident(c)}`);
+  const join = empty ? '' : ` LEFT JOIN ${PIVOT_TABLE} p ON p.customer_id = f.customer_id`;
   // No ORDER BY: rows come in the order the parallel join hands them over (not the file's), and
   // sorting 10M wide rows costs more than it saves; every query reaches the profile by hash join
   // or full scan anyway.
   await connection.run(
     `CREATE OR REPLACE TABLE ${ident(PROFILE_TABLE)} AS
     SELECT ${[...customers, ...pivot].join(', ')}
-    FROM (${customerRows}) f LEFT JOIN ${PIVOT_TABLE} p ON p.customer_id = f.customer_id`,
+    FROM (${customerRows}) f${join}`,
     params,
   );
   if (dropCustomersTable) await connection.run(`DROP TABLE ${ident(CUSTOMERS)}`);
   await connection.run(customersViewSql(catalog));
+}
+
+/** The usage pivot's column types when it has no rows; undefined when it has some. */
+async function emptyPivotTypes(connection: DuckDBConnection): Promise<Map<string, string> | undefined> {
+  const rows = Number((await connection.runAndReadAll(`SELECT count(*) AS n FROM ${PIVOT_TABLE}`)).getRowObjectsJS()[0]?.n ?? 0);
+  if (rows > 0) return undefined;
+  const columns = await connection.runAndReadAll(
+    `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = '${PIVOT_TABLE}'`,
+  );
+  return new Map(columns.getRowObjectsJS().map((r) => [String(r.column_name), String(r.data_type)]));
 }
 
 /** Which object holds the customers' rows now: an older warehouse's `customers` table, the profile, or nothing yet. */

@@ -68,6 +68,16 @@ describe('the customers view', () => {
       });
       expect(await describe_(ctx.container, 'customer_profile')).toEqual([...catalog, ...usage]);
       expect(await describe_(ctx.container, 'customers')).toEqual(catalog);
+      // The same once usage is loaded (the profile then joins the pivot) and customers are re-imported.
+      writeFileSync(path.join(ctx.dir, 'customers.csv'), CUSTOMERS);
+      writeFileSync(path.join(ctx.dir, 'usage.csv'), 'customer_id,month,arpu,mou,data_mb,sms_count\n2,2026-10-01,1.5,1,700,1\n');
+      await ctx.container.imports.importFile({ dataset: 'usage_monthly', path: 'usage.csv', format: 'csv', mode: 'replace' }, SYSTEM_ACTOR);
+      await ctx.container.imports.importFile({ dataset: 'customers', path: 'customers.csv', format: 'csv', mode: 'replace' }, SYSTEM_ACTOR);
+      expect(await describe_(ctx.container, 'customer_profile')).toEqual([...catalog, ...usage]);
+      expect(await ctx.container.warehouse.query('SELECT customer_id, u_arpu_m1, u_data_mb_m1 FROM customer_profile ORDER BY 1')).toEqual([
+        { customer_id: 1, u_arpu_m1: null, u_data_mb_m1: null },
+        { customer_id: 2, u_arpu_m1: 1.5, u_data_mb_m1: 700 },
+      ]);
     } finally {
       await ctx.close();
     }
