@@ -76,6 +76,10 @@ export class FeedbackMirror {
    * inside the transaction that swaps `customers`.
    */
   async resolveConversions(c: DuckDBConnection): Promise<void> {
+    // Nothing to resolve is the common case, and the join below would still hash every customer
+    // (DuckDB sees the profile written in this transaction as empty and builds on it): 3.6 s at 10M.
+    const pending = await c.runAndReadAll('SELECT count(*) AS n FROM conversions_mirror WHERE given_customer_id IS NULL');
+    if (Number(pending.getRowObjectsJS()[0]?.n ?? 0) === 0) return;
     await c.run(`UPDATE conversions_mirror m SET customer_id = r.customer_id
       FROM (
         SELECT x.order_id, min(cu.customer_id) AS customer_id

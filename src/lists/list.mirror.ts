@@ -127,6 +127,9 @@ export class ListMirror {
    */
   async resolveAllMembers(c: DuckDBConnection): Promise<void> {
     await c.run('DELETE FROM list_members');
+    // No entries: skip the join, which hashes every customer even then (see resolveConversions).
+    const entries = await c.runAndReadAll('SELECT count(*) AS n FROM list_entries_mirror');
+    if (Number(entries.getRowObjectsJS()[0]?.n ?? 0) === 0) return;
     await c.run(`INSERT INTO list_members (list_name, msisdn, customer_id, expires_at)
       SELECT m.list_name, m.msisdn, c.customer_id, m.expires_at
       FROM list_entries_mirror m JOIN customers c ON c.msisdn = m.msisdn`);
