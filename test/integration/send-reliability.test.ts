@@ -103,7 +103,16 @@ describe('send pipeline reliability', () => {
     await ctx.launch(id);
     const paused = await post(`/v1/campaigns/${id}/pause`, 'scheduler');
     expect(paused.statusCode).toBe(200);
-    const owed = (await ledgerOf(ctx.container.db, id)).filter((r) => !r.is_control && r.status === 'queued');
+    // A worker may be claiming a chunk as the pause lands (it takes effect within about a second):
+    // wait until nothing is in flight and the queued rows stop changing, so `late` is really owed.
+    let owed = (await ledgerOf(ctx.container.db, id)).filter((r) => !r.is_control && r.status === 'queued');
+    for (let settled = 0; settled < 2; ) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const rows = await ledgerOf(ctx.container.db, id);
+      const queued = rows.filter((r) => !r.is_control && r.status === 'queued');
+      settled = queued.length === owed.length && !rows.some((r) => r.status === 'sending') ? settled + 1 : 0;
+      owed = queued;
+    }
     const late = owed.at(-1)!;
     await ctx.container.lists.addEntries('opt_out', [late.msisdn], { reason: 'replied TD after launch', source: 'api' }, { name: 'test', role: 'admin' });
     expect((await post(`/v1/campaigns/${id}/resume`, 'scheduler')).statusCode).toBe(200);
