@@ -128,6 +128,8 @@ function numberTest(op: Op, value: Value | undefined, type: ColumnType, integral
     if (type === 'date') return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? dateDays(v) : undefined;
     if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
     if (integral && !Number.isSafeInteger(v)) return undefined;
+    // An INTEGER parameter cannot hold it: DuckDB refuses the value, and so must the answer here.
+    if (type === 'integer' && Math.abs(v) > INTEGER_MAX) return undefined;
     return v;
   };
   switch (op) {
@@ -257,6 +259,8 @@ function dateDays(iso: string): number | undefined {
   // DuckDB refuses an impossible date such as 2026-02-30; leave those to it.
   return new Date(t).toISOString().slice(0, 10) === iso ? t / 86_400_000 : undefined;
 }
+
+const INTEGER_MAX = 2147483647;
 
 const scratch = new Float64Array(1);
 const scratchBits = new BigInt64Array(scratch.buffer);
