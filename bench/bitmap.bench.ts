@@ -137,6 +137,42 @@ function cases(ctx: BenchContext): BenchCase[] {
     const sqlFull = 'sql preview (7 fields + exists + aggregate + 3 lists, count + city/brand + sample)';
     const sqlNoAgg = 'sql preview without the aggregate';
     let arpu = 50;
+    /** A condition's bitmap preview cold, and with one leaf (the arpu threshold) changed since the last one. */
+    const coldAndChanged = (c: { cold: string; changed: string; baseline: string; coldMs: number; condition: (arpu?: number) => Condition; key: string }): BenchCase[] => [
+      {
+        operation: c.cold,
+        size,
+        baseline: c.baseline,
+        target: size >= 10_000_000 ? { ms: c.coldMs } : undefined,
+        async prepare() {
+          const p = await prepare(ctx, size);
+          if (!p.index.columnsInUse().length) await warmIndex(p, c.condition());
+          await p.index.idle();
+          p.index.forgetConditionLeaves();
+        },
+        async run() {
+          await bitmapPreview(await prepare(ctx, size), c.condition(), `${label} ${c.key} 50`);
+          return size;
+        },
+      },
+      {
+        operation: c.changed,
+        size,
+        baseline: c.baseline,
+        target: size >= 10_000_000 ? { ms: 20 } : undefined,
+        async prepare() {
+          const p = await prepare(ctx, size);
+          await bitmapPreview(p, c.condition(arpu), `${label} ${c.key} ${arpu}`);
+          // The analyst reads the answer before changing a leaf: what the engine computes after answering is done.
+          await p.index.idle();
+          arpu += 1;
+        },
+        async run() {
+          await bitmapPreview(await prepare(ctx, size), c.condition(arpu), `${label} ${c.key} ${arpu}`);
+          return size;
+        },
+      },
+    ];
     out.push(
       {
         operation: sqlFull,
@@ -162,40 +198,14 @@ function cases(ctx: BenchContext): BenchCase[] {
           return size;
         },
       },
-      {
-        operation: 'bitmap preview, cold (no leaf of it cached; lists, segments, breakdown values and columns warm, as the warmer keeps them)',
-        size,
+      ...coldAndChanged({
+        cold: 'bitmap preview, cold (no leaf of it cached; lists, segments, breakdown values and columns warm, as the warmer keeps them)',
+        changed: 'bitmap preview, one leaf changed since the last preview (arpu threshold)',
         baseline: sqlFull,
-        target: size >= 10_000_000 ? { ms: 150 } : undefined,
-        async prepare() {
-          const p = await prepare(ctx, size);
-          if (!p.index.columnsInUse().length) await warmIndex(p, realistic());
-          await p.index.idle();
-          p.index.forgetConditionLeaves();
-        },
-        async run() {
-          const p = await prepare(ctx, size);
-          await bitmapPreview(p, realistic(), `${label} full 50`);
-          return size;
-        },
-      },
-      {
-        operation: 'bitmap preview, one leaf changed since the last preview (arpu threshold)',
-        size,
-        baseline: sqlFull,
-        target: size >= 10_000_000 ? { ms: 20 } : undefined,
-        async prepare() {
-          const p = await prepare(ctx, size);
-          await bitmapPreview(p, realistic(arpu), `${label} full ${arpu}`);
-          // The analyst reads the answer before changing a leaf: what the engine computes after answering is done.
-          await p.index.idle();
-          arpu += 1;
-        },
-        async run() {
-          await bitmapPreview(await prepare(ctx, size), realistic(arpu), `${label} full ${arpu}`);
-          return size;
-        },
-      },
+        coldMs: 150,
+        condition: realistic,
+        key: 'full',
+      }),
       {
         operation: sqlNoAgg,
         size,
@@ -205,37 +215,14 @@ function cases(ctx: BenchContext): BenchCase[] {
           return size;
         },
       },
-      {
-        operation: 'bitmap preview without the aggregate, cold',
-        size,
+      ...coldAndChanged({
+        cold: 'bitmap preview without the aggregate, cold',
+        changed: 'bitmap preview without the aggregate, one leaf changed',
         baseline: sqlNoAgg,
-        target: size >= 10_000_000 ? { ms: 100 } : undefined,
-        async prepare() {
-          const p = await prepare(ctx, size);
-          await p.index.idle();
-          p.index.forgetConditionLeaves();
-        },
-        async run() {
-          await bitmapPreview(await prepare(ctx, size), withoutAggregate(), `${label} noagg 50`);
-          return size;
-        },
-      },
-      {
-        operation: 'bitmap preview without the aggregate, one leaf changed',
-        size,
-        baseline: sqlNoAgg,
-        target: size >= 10_000_000 ? { ms: 20 } : undefined,
-        async prepare() {
-          const p = await prepare(ctx, size);
-          await bitmapPreview(p, withoutAggregate(arpu), `${label} noagg ${arpu}`);
-          await p.index.idle();
-          arpu += 1;
-        },
-        async run() {
-          await bitmapPreview(await prepare(ctx, size), withoutAggregate(arpu), `${label} noagg ${arpu}`);
-          return size;
-        },
-      },
+        coldMs: 100,
+        condition: withoutAggregate,
+        key: 'noagg',
+      }),
     );
 
     const setOps: Array<[string, (a: string, b: string) => Condition]> = [

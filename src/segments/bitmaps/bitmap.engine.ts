@@ -117,7 +117,8 @@ export class BitmapSegmentEngine {
       if (index instanceof NumericIndex && result.size <= session.snapshot.rows / POSITIONAL_SHARE) {
         // The first filter reads the values of the kept part, gathered once and cached with it: moving
         // one slider again reads them in order rather than across the whole column.
-        const passed = i === 0 ? leaf.selectFrom(session.gathered(kept.key, leafColumnName(leaf), index, result)) : leaf.select(index, result);
+        const values = i === 0 ? session.gathered(kept.key, leafColumnName(leaf), index, result) : index.gather(result);
+        const passed = leaf.selectFrom(values);
         result = negate ? RoaringBitmap32.andNot(result, passed) : passed;
         // The whole leaf, computed after this answer: the next preview that changes another leaf finds it.
         session.remember(node, () => leaf.members(index));

@@ -93,31 +93,7 @@ export class NumericIndex {
     return out;
   }
 
-  /**
-   * Of `candidates`, the rows `keep` accepts, reading each candidate's value: cheaper than any
-   * union of bins once the candidates are a small share of the rows (a leaf applied to what the
-   * other leaves of an `all` already narrowed down).
-   */
-  select(candidates: RoaringBitmap32, keep: (value: number, isNull: boolean) => boolean): RoaringBitmap32 {
-    const rows = candidates.toUint32Array();
-    const out = new Uint32Array(rows.length);
-    let n = 0;
-    const integer = this.values instanceof Int32Array;
-    for (let k = 0; k < rows.length; k++) {
-      const v = this.values[rows[k]!]!;
-      if (keep(v, integer ? v === INTEGER_NULL : v !== v)) out[n++] = rows[k]!;
-    }
-    return new RoaringBitmap32(out.subarray(0, n));
-  }
-
-  /** `select` for `lo ≤ value ≤ hi`, the common test, as one loop the engine can optimise per array type. */
-  selectRange(candidates: RoaringBitmap32, lo: number, hi: number): RoaringBitmap32 {
-    const rows = candidates.toUint32Array();
-    const out = this.values instanceof Int32Array ? rangeOfInt32(this.values, rows, Math.max(lo, INTEGER_NULL + 1), hi) : rangeOfFloat64(this.values, rows, lo, hi);
-    return new RoaringBitmap32(out);
-  }
-
-  /** The values of `candidates`, side by side: a later `select` over them reads memory in order. */
+  /** The values of `candidates`, side by side, for a filter that then reads memory in order (`GatheredValues`). */
   gather(candidates: RoaringBitmap32): GatheredValues {
     const rows = candidates.toUint32Array();
     const values = this.values instanceof Int32Array ? new Int32Array(rows.length) : new Float64Array(rows.length);
@@ -210,29 +186,6 @@ export class CategoryIndex {
     const parts = this.bitmaps.filter((_, i) => matches(this.dictionary[i]!));
     return parts.length === 0 ? new RoaringBitmap32() : parts.length === 1 ? parts[0]!.clone() : RoaringBitmap32.orMany(parts);
   }
-}
-
-// Two copies of one loop, so each sees one array type (a loop over both runs at half the speed).
-function rangeOfFloat64(values: Float64Array, rows: Uint32Array, lo: number, hi: number): Uint32Array {
-  const out = new Uint32Array(rows.length);
-  let n = 0;
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k]!;
-    const v = values[r]!;
-    if (v >= lo && v <= hi) out[n++] = r;
-  }
-  return out.subarray(0, n);
-}
-
-function rangeOfInt32(values: Int32Array, rows: Uint32Array, lo: number, hi: number): Uint32Array {
-  const out = new Uint32Array(rows.length);
-  let n = 0;
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k]!;
-    const v = values[r]!;
-    if (v >= lo && v <= hi) out[n++] = r;
-  }
-  return out.subarray(0, n);
 }
 
 function compact(bitmap: RoaringBitmap32): RoaringBitmap32 {

@@ -29,9 +29,7 @@ export type ColumnarLeaf =
       column: ColumnRef;
       numeric: true;
       members(index: NumericIndex): RoaringBitmap32;
-      /** The members among `candidates` only, read value by value. */
-      select(index: NumericIndex, candidates: RoaringBitmap32): RoaringBitmap32;
-      /** The members among gathered candidates (`NumericIndex.gather`). */
+      /** The members among gathered candidates (`NumericIndex.gather`), read value by value. */
       selectFrom(gathered: GatheredValues): RoaringBitmap32;
       /** At most how many customers match, from the index's bins (Infinity when unknown). */
       estimate(index: NumericIndex): number;
@@ -218,8 +216,6 @@ function numberLeaf(test: NumberTest) {
   return {
     numeric: true as const,
     members: (index: NumericIndex) => numberMembers(index, test),
-    select: (index: NumericIndex, candidates: RoaringBitmap32) =>
-      test.kind === 'range' ? index.selectRange(candidates, test.lo, test.hi) : index.select(candidates, rowTest(test)),
     selectFrom: (gathered: GatheredValues) => (test.kind === 'range' ? gathered.selectRange(test.lo, test.hi) : gathered.select(rowTest(test))),
     estimate: (index: NumericIndex) => (test.kind === 'range' ? index.estimate(test.lo, test.hi) : Infinity),
   };
